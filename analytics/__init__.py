@@ -1,0 +1,1 @@
+"""Pure analytics over detections and time: no I/O, no cv2, no database."""

@@ -1,0 +1,1 @@
+"""hallwatch: supervision and video analytics for public service halls."""

@@ -1,0 +1,176 @@
+"""`hallwatch`: the one command-line entry point."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from hallwatch.config import SiteConfig, ZoneKind, load_site
+from hallwatch.errors import HallwatchError
+from hallwatch.logs import setup_logging
+
+log = logging.getLogger("hallwatch")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hallwatch", description=__doc__)
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="simulated cameras + analysis + web app on an embedded database")
+    demo.add_argument("--site", type=Path, help="site file (default: the example site)")
+    _add_serve_args(demo)
+    demo.add_argument("--seed", type=int, default=7, help="simulator script seed")
+    demo.set_defaults(func=cmd_demo)
+
+    run = commands.add_parser("run", help="analyse the site's cameras and serve the web app")
+    run.add_argument("--site", type=Path, required=True)
+    _add_serve_args(run)
+    run.set_defaults(func=cmd_run)
+
+    simulate = commands.add_parser("simulate", help="serve simulated hall cameras over RTSP")
+    simulate.add_argument("--site", type=Path, required=True)
+    simulate.add_argument("--truth-dir", type=Path, help="where ground-truth files go (default: a temp dir)")
+    simulate.add_argument("--seed", type=int, default=7)
+    simulate.set_defaults(func=cmd_simulate)
+
+    analyze = commands.add_parser("analyze", help="analyse an image, video file or RTSP URL as one camera")
+    analyze.add_argument("--site", type=Path, required=True)
+    analyze.add_argument("--camera", required=True, help="CAMERA or HALL/CAMERA whose zones apply")
+    analyze.add_argument("source", help="image file, video file or rtsp:// URL")
+    analyze.add_argument("--json", action="store_true", help="one JSON object per analysed frame")
+    analyze.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: until the end)")
+    analyze.set_defaults(func=cmd_analyze)
+
+    db = commands.add_parser("db", help="database administration")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
+    migrate = db_commands.add_parser("migrate", help="apply pending migrations")
+    migrate.add_argument("--data-dir", type=Path, help="embedded database location")
+    migrate.set_defaults(func=cmd_db_migrate)
+
+    config = commands.add_parser("config", help="site file tools")
+    config_commands = config.add_subparsers(dest="config_command", required=True, metavar="CONFIG_COMMAND")
+    check = config_commands.add_parser("check", help="validate a site file")
+    check.add_argument("file", type=Path)
+    check.set_defaults(func=cmd_config_check)
+    return parser
+
+
+def _add_serve_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--data-dir", type=Path,
+                        help="embedded database location (default: the user data dir); "
+                             "ignored when HALLWATCH_DATABASE_URL is set")
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    site = load_site(args.file)
+    cameras = site.cameras()
+    zones = sum(len(c.zones) for _, c in cameras)
+    print(f"{args.file}: ok: {len(site.cities)} cities, {len(site.halls)} halls, "
+          f"{sum(len(h.windows) for h in site.halls)} windows, {len(cameras)} cameras, {zones} zones")
+    return 0
+
+
+def cmd_db_migrate(args: argparse.Namespace) -> int:
+    from hallwatch.db import open_database
+    from hallwatch.db.migrate import apply_migrations
+
+    with open_database(data_dir=args.data_dir, migrate=False) as db:
+        applied = apply_migrations(db.pool)
+        print(f"{db.safe_dsn}: " + (", ".join(f"applied {m.version:03d}_{m.name}" for m in applied)
+                                   or "up to date"))
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from hallwatch.service import READY_LINE
+    from ingest.simulator import run_simulator
+
+    site = load_site(args.site)
+    truth_dir = args.truth_dir or Path(tempfile.mkdtemp(prefix="hallwatch-truth-"))
+    truth_dir.mkdir(parents=True, exist_ok=True)
+    log.info("ground truth in %s", truth_dir)
+
+    def ready() -> None:
+        print(READY_LINE, flush=True)
+
+    run_simulator(site, truth_dir=truth_dir, seed=args.seed, ready=ready)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from hallwatch.service import run_service
+
+    run_service(load_site(args.site), host=args.host, port=args.port, data_dir=args.data_dir)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from hallwatch.service import EXAMPLE_SITE, run_service, simulator_process
+
+    site_path = args.site or EXAMPLE_SITE
+    site = load_site(site_path)
+    truth_dir = Path(tempfile.mkdtemp(prefix="hallwatch-truth-"))
+    with simulator_process(site_path, truth_dir, args.seed):
+        log.info("simulated cameras are up; open http://%s:%d", args.host, args.port)
+        run_service(site, host=args.host, port=args.port, data_dir=args.data_dir)
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from analytics.camera import CameraAnalyzer
+    from hallwatch.pipeline import analyse_frame
+    from ingest.sources import iter_frames
+    from models import load_detector
+
+    site: SiteConfig = load_site(args.site)
+    hall, camera = site.find_camera(args.camera)
+    detector = load_detector(site.detector)
+    analyzer = CameraAnalyzer(camera, site.presence)
+    kinds = {z.id: z.kind for z in camera.zones}
+    stop = threading.Event()
+    for count, frame in enumerate(iter_frames(args.source, analysis_fps=camera.analysis_fps,
+                                              ingest=site.ingest, stop=stop), start=1):
+        result = analyse_frame(detector, analyzer, frame)
+        record = {
+            "ts": round(result.ts, 3),
+            "hall": hall.id,
+            "camera": camera.id,
+            "people": result.people,
+            "queues": {z: n for z, n in result.zones.items() if kinds[z] is ZoneKind.queue},
+            "self_service": {z: n for z, n in result.zones.items() if kinds[z] is ZoneKind.self_service},
+            "desks": {w: r.state.value for w, r in result.desks.items()},
+        }
+        if args.json:
+            print(json.dumps(record), flush=True)
+        else:
+            desks = " ".join(f"{w}={s}" for w, s in record["desks"].items())
+            queues = " ".join(f"{z}={n}" for z, n in {**record["queues"], **record["self_service"]}.items())
+            print(f"{result.ts:.3f} people={result.people} {desks} {queues}", flush=True)
+        if args.max_frames and count >= args.max_frames:
+            stop.set()
+            break
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        return int(args.func(args))
+    except HallwatchError as exc:
+        print(f"hallwatch: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""Numbered SQL migrations (`migrations/NNN_name.sql`), each applied once in its own transaction
+and recorded in `schema_migration`. An advisory lock keeps concurrent starters from racing."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+from psycopg_pool import ConnectionPool
+
+from hallwatch.errors import DatabaseError
+
+log = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+_LOCK_KEY = 0x68616C6C  # "hall"
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def available_migrations() -> list[Migration]:
+    found = []
+    for entry in resources.files("hallwatch.db").joinpath("migrations").iterdir():
+        match = _NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise DatabaseError(f"two migrations share a number: {versions}")
+    return found
+
+
+def apply_migrations(pool: ConnectionPool) -> list[Migration]:
+    """Apply what is missing; returns the migrations applied now (empty when up to date)."""
+    applied_now = []
+    with pool.connection() as conn:
+        conn.autocommit = True  # each migration is its own explicit transaction below
+        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migration ("
+                " version integer PRIMARY KEY, name text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {row[0] for row in conn.execute("SELECT version FROM schema_migration")}
+            for migration in available_migrations():
+                if migration.version in done:
+                    continue
+                log.info("applying migration %03d_%s", migration.version, migration.name)
+                try:
+                    with conn.transaction():
+                        conn.execute(migration.sql.encode())
+                        conn.execute(
+                            "INSERT INTO schema_migration (version, name) VALUES (%s, %s)",
+                            (migration.version, migration.name),
+                        )
+                except Exception as exc:
+                    raise DatabaseError(
+                        f"migration {migration.version:03d}_{migration.name} failed: {exc}"
+                    ) from None
+                applied_now.append(migration)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+            conn.autocommit = False
+    return applied_now

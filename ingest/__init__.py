@@ -1,0 +1,1 @@
+"""Camera ingest: RTSP readers with health, and the camera simulator."""
