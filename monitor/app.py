@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 from importlib import resources
-from typing import Annotated
-
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -34,8 +32,6 @@ def create_app(site: SiteConfig, pool: ConnectionPool) -> FastAPI:
             log.warning("status unavailable: %s", type(exc).__name__)
             raise HTTPException(status_code=503, detail="database unavailable") from None
 
-    StatusDep = Annotated[SiteStatus, Depends(current_status)]
-
     @app.get("/healthz", tags=["ops"])
     def read_health() -> dict[str, str]:
         try:
@@ -46,11 +42,11 @@ def create_app(site: SiteConfig, pool: ConnectionPool) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/api/v1/status", tags=["status"])
-    def read_status(status: StatusDep) -> SiteStatus:
-        return status
+    def read_status() -> SiteStatus:
+        return current_status()
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def status_page(request: Request, status: StatusDep) -> HTMLResponse:
-        return templates.TemplateResponse(request, "status.html", {"status": status})
+    def status_page(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "status.html", {"status": current_status()})
 
     return app

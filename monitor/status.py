@@ -47,6 +47,7 @@ class HallStatus(BaseModel):
     id: str
     name: str
     city: str
+    city_name: str
     size: str
     flow: str
     windows: list[WindowStatus]
@@ -62,11 +63,12 @@ class SiteStatus(BaseModel):
 
 
 def site_status(site: SiteConfig, latest: LatestSamples) -> SiteStatus:
+    cities = {c.id: c.name for c in site.cities}
     return SiteStatus(
         generated_at=latest.now,
         province={"id": site.province.id, "name": site.province.name},
         cities=[{"id": c.id, "name": c.name} for c in site.cities],
-        halls=[_hall_status(hall, latest) for hall in site.halls],
+        halls=[_hall_status(hall, cities[hall.city], latest) for hall in site.halls],
     )
 
 
@@ -79,7 +81,7 @@ def _fresh(latest: LatestSamples, row: dict[str, Any] | None) -> bool:
     return age is not None and age <= STALE_S
 
 
-def _hall_status(hall: HallConfig, latest: LatestSamples) -> HallStatus:
+def _hall_status(hall: HallConfig, city_name: str, latest: LatestSamples) -> HallStatus:
     desk_camera = {z.window: c.id for c in hall.cameras for z in c.zones if z.kind is ZoneKind.desk}
     windows = []
     for window in hall.windows:
@@ -112,5 +114,5 @@ def _hall_status(hall: HallConfig, latest: LatestSamples) -> HallStatus:
             reconnects=row["reconnects"] if row else None,
             error=row["error"] if row and fresh else None,
         ))
-    return HallStatus(id=hall.id, name=hall.name, city=hall.city, size=hall.size.value, flow=hall.flow.value,
+    return HallStatus(id=hall.id, name=hall.name, city=hall.city, city_name=city_name, size=hall.size.value, flow=hall.flow.value,
                       windows=windows, zones=zones, cameras=cameras)
