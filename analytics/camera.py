@@ -30,10 +30,14 @@ class CameraAnalyzer:
 
     def __init__(self, camera: CameraConfig, presence: PresenceConfig) -> None:
         self.camera_id = camera.id
-        self._desks = [(z.window, Polygon(z.polygon)) for z in camera.zones if z.kind is ZoneKind.desk]
+        self._desks: list[tuple[str, Polygon]] = []
+        for zone in camera.zones:
+            if zone.kind is ZoneKind.desk and zone.window is not None:
+                self._desks.append((zone.window, Polygon(zone.polygon)))
         self._floor = [(z.id, Polygon(z.polygon)) for z in camera.zones if z.kind is not ZoneKind.desk]
         self._presence = {
-            window: DeskPresence(present_after_s=presence.present_after_s, absent_after_s=presence.absent_after_s)
+            window: DeskPresence(present_after_s=presence.present_after_s,
+                                 absent_after_s=presence.absent_after_s)
             for window, _ in self._desks
         }
 
@@ -41,8 +45,8 @@ class CameraAnalyzer:
         """`detections` of the frame captured at `ts` (seconds), or None when the camera gave no
         usable frame; `frame_size` is (width, height)."""
         if detections is None:
-            desks = {window: p.update(None, ts) for window, p in self._presence.items()}
-            return CameraResult(ts=ts, people=None, desks=desks, desk_people={})
+            unknown = {window: p.update(None, ts) for window, p in self._presence.items()}
+            return CameraResult(ts=ts, people=None, desks=unknown, desk_people={})
         feet = detections.foot_points
         on_floor = np.zeros(len(detections), dtype=bool)
         zones: dict[str, int] = {}

@@ -8,10 +8,10 @@ not flicker the window to "absent". Without a healthy camera the state is `unkno
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class DeskState(str, Enum):
+class DeskState(StrEnum):
     present = "present"
     absent = "absent"
     unknown = "unknown"

@@ -139,21 +139,17 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     for count, frame in enumerate(iter_frames(args.source, analysis_fps=camera.analysis_fps,
                                               ingest=site.ingest, stop=stop), start=1):
         result = analyse_frame(detector, analyzer, frame)
-        record = {
-            "ts": round(result.ts, 3),
-            "hall": hall.id,
-            "camera": camera.id,
-            "people": result.people,
-            "queues": {z: n for z, n in result.zones.items() if kinds[z] is ZoneKind.queue},
-            "self_service": {z: n for z, n in result.zones.items() if kinds[z] is ZoneKind.self_service},
-            "desks": {w: r.state.value for w, r in result.desks.items()},
-        }
+        desks = {w: r.state.value for w, r in result.desks.items()}
+        queues = {z: n for z, n in result.zones.items() if kinds[z] is ZoneKind.queue}
+        self_service = {z: n for z, n in result.zones.items() if kinds[z] is ZoneKind.self_service}
         if args.json:
-            print(json.dumps(record), flush=True)
+            print(json.dumps({"ts": round(result.ts, 3), "hall": hall.id, "camera": camera.id,
+                              "people": result.people, "queues": queues, "self_service": self_service,
+                              "desks": desks}), flush=True)
         else:
-            desks = " ".join(f"{w}={s}" for w, s in record["desks"].items())
-            queues = " ".join(f"{z}={n}" for z, n in {**record["queues"], **record["self_service"]}.items())
-            print(f"{result.ts:.3f} people={result.people} {desks} {queues}", flush=True)
+            states = " ".join(f"{w}={s}" for w, s in desks.items())
+            counts = " ".join(f"{z}={n}" for z, n in {**queues, **self_service}.items())
+            print(f"{result.ts:.3f} people={result.people} {states} {counts}", flush=True)
         if args.max_frames and count >= args.max_frames:
             stop.set()
             break

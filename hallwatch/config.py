@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,19 +28,19 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class HallSize(str, Enum):
+class HallSize(StrEnum):
     large = "large"
     medium = "medium"
     small = "small"
 
 
-class HallFlow(str, Enum):
+class HallFlow(StrEnum):
     one_window_quick = "one_window_quick"
     precheck_assisted = "precheck_assisted"
     self_service_first = "self_service_first"
 
 
-class ZoneKind(str, Enum):
+class ZoneKind(StrEnum):
     desk = "desk"
     queue = "queue"
     self_service = "self_service"

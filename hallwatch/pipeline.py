@@ -119,8 +119,8 @@ class Pipeline:
             work.next_due = now + work.interval_s
         health = reader.health()
         frame = reader.latest() if health.healthy else None
-        fresh = frame is not None and frame.seq != work.last_seq and now - frame.ts <= max(2 * work.interval_s, 2.0)
-        if frame is None or not fresh:
+        max_age_s = max(2 * work.interval_s, 2.0)
+        if frame is None or frame.seq == work.last_seq or now - frame.ts > max_age_s:
             result = work.analyzer.update(None, now, (0, 0))
         else:
             work.last_seq = frame.seq

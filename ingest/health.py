@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class CameraState(str, Enum):
+class CameraState(StrEnum):
     connecting = "connecting"
     live = "live"
     stalled = "stalled"            # open, but no frame for longer than the stall limit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from importlib import resources
+
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles

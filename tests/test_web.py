@@ -79,7 +79,8 @@ def test_status_when_database_is_gone(pool: ConnectionPool) -> None:
 @pytest.fixture
 def served(pool: ConnectionPool) -> Iterator[str]:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(SITE, pool), host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(create_app(SITE, pool), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

@@ -74,7 +74,8 @@ def sync_site(conn: psycopg.Connection, site: SiteConfig) -> None:
     (samples and records refer to it) but marked inactive."""
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(
-            "INSERT INTO province (id, name) VALUES (%s, %s) ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name",
+            "INSERT INTO province (id, name) VALUES (%s, %s)"
+            " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name",
             (site.province.id, site.province.name),
         )
         cur.executemany(

@@ -3,6 +3,7 @@ PostgreSQL that hallwatch starts under the data directory and stops when it is d
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import warnings
@@ -93,6 +94,7 @@ def embedded_server(data_dir: Path) -> Iterator[str]:
         yield server.get_uri()
     finally:
         server.cleanup()
+        atexit.unregister(server._cleanup)  # already done; at exit it would only log into closed streams
 
 
 def check_connection(dsn: str, timeout_s: float = 5.0) -> None:

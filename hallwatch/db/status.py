@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -11,9 +12,9 @@ from psycopg.rows import dict_row
 
 @dataclass(frozen=True)
 class LatestSamples:
-    desks: dict[tuple[str, str], dict[str, object]]    # (hall, window) -> row
-    zones: dict[tuple[str, str], dict[str, object]]    # (hall, zone) -> row
-    cameras: dict[tuple[str, str], dict[str, object]]  # (hall, camera) -> row
+    desks: dict[tuple[str, str], dict[str, Any]]    # (hall, window) -> row
+    zones: dict[tuple[str, str], dict[str, Any]]    # (hall, zone) -> row
+    cameras: dict[tuple[str, str], dict[str, Any]]  # (hall, camera) -> row
     now: datetime
 
 
