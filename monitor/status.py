@@ -114,5 +114,5 @@ def _hall_status(hall: HallConfig, city_name: str, latest: LatestSamples) -> Hal
             reconnects=row["reconnects"] if row else None,
             error=row["error"] if row and fresh else None,
         ))
-    return HallStatus(id=hall.id, name=hall.name, city=hall.city, city_name=city_name, size=hall.size.value, flow=hall.flow.value,
-                      windows=windows, zones=zones, cameras=cameras)
+    return HallStatus(id=hall.id, name=hall.name, city=hall.city, city_name=city_name, size=hall.size.value,
+                      flow=hall.flow.value, windows=windows, zones=zones, cameras=cameras)
