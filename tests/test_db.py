@@ -147,3 +147,13 @@ def test_unreachable_database_is_a_clear_error() -> None:
     with pytest.raises(DatabaseError) as info, open_database(dsn=dsn):
         pass
     assert "topsecret" not in str(info.value) and "127.0.0.1:1" in str(info.value)
+
+
+def test_db_migrate_cli(fresh_dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from hallwatch.cli import main
+
+    monkeypatch.setenv("HALLWATCH_DATABASE_URL", fresh_dsn)
+    assert main(["db", "migrate"]) == 0
+    assert "applied 001_geography" in capsys.readouterr().out
+    assert main(["db", "migrate"]) == 0
+    assert "up to date" in capsys.readouterr().out
