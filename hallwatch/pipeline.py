@@ -80,12 +80,10 @@ class Pipeline:
         self._detector = detector
         self._sink = sink
         self._clock = clock
-        self._work = [CameraWork(hall, camera, CameraAnalyzer(camera, site.presence))
-                      for hall, camera in site.cameras()]
+        self.work = {(hall.id, camera.id): CameraWork(hall, camera, CameraAnalyzer(camera, site.presence))
+                     for hall, camera in site.cameras()}
         self.readers = {
-            (w.hall.id, w.camera.id): CameraReader(f"{w.hall.id}/{w.camera.id}", w.camera.url, site.ingest,
-                                                   clock=clock)
-            for w in self._work
+            key: CameraReader("/".join(key), w.camera.url, site.ingest, clock=clock) for key, w in self.work.items()
         }
         self.frames_analysed = 0
 
@@ -106,10 +104,10 @@ class Pipeline:
                 self._sink([health_sample(hall, camera, reader.health(), now)
                             for (hall, camera), reader in self.readers.items()])
                 next_health = now + HEALTH_INTERVAL_S
-            due = [w for w in self._work if w.next_due <= now]
+            due = [w for w in self.work.values() if w.next_due <= now]
             for work in due:
                 self._analyse(work, now)
-            upcoming = min([w.next_due for w in self._work] + [next_health])
+            upcoming = min([w.next_due for w in self.work.values()] + [next_health])
             stop.wait(max(0.0, upcoming - self._clock()))
 
     def _analyse(self, work: CameraWork, now: float) -> None:
@@ -121,12 +119,15 @@ class Pipeline:
         frame = reader.latest() if health.healthy else None
         max_age_s = max(2 * work.interval_s, 2.0)
         if frame is None or frame.seq == work.last_seq or now - frame.ts > max_age_s:
-            result = work.analyzer.update(None, now, (0, 0))
+            self._sink(result_samples(work, work.analyzer.update(None, now, (0, 0))))
         else:
-            work.last_seq = frame.seq
-            result = analyse_frame(self._detector, work.analyzer, frame)
-            self.frames_analysed += 1
-        self._sink(result_samples(work, result))
+            self._sink(self.process(work, frame))
+
+    def process(self, work: CameraWork, frame: Frame) -> list[Sample]:
+        """Analyse one frame of a camera and return the rows it produces."""
+        work.last_seq = frame.seq
+        self.frames_analysed += 1
+        return result_samples(work, analyse_frame(self._detector, work.analyzer, frame))
 
 
 def analyse_frame(detector: Detector, analyzer: CameraAnalyzer, frame: Frame) -> CameraResult:
