@@ -25,6 +25,10 @@ DATABASE_URL_ENV = "HALLWATCH_DATABASE_URL"
 
 
 def default_data_dir() -> Path:
+    """The user data dir; for root, /var/lib/hallwatch. (The embedded server runs as an unprivileged
+    user when started by root and must traverse the path, so under /root it would open up /root.)"""
+    if os.geteuid() == 0:
+        return Path("/var/lib/hallwatch")
     return Path(platformdirs.user_data_dir("hallwatch"))
 
 
