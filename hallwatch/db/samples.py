@@ -1,14 +1,18 @@
 """Rows of the timeseries tables and the SQL that stores them. A sample that is written twice
-(a retry after an outage, a replay) is stored once: every insert is ON CONFLICT DO NOTHING."""
+(a retry after an outage, a replay) is stored once: every insert is ON CONFLICT DO NOTHING, and the
+bulk path (`copy_samples`) falls back to that when a COPY meets a row already stored."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, fields
 from datetime import datetime
+from operator import attrgetter
+from typing import Any
 
 import psycopg
+from psycopg import errors
 
 from hallwatch.config import SiteConfig
 
@@ -67,6 +71,64 @@ def insert_samples(conn: psycopg.Connection, samples: Sequence[Sample]) -> None:
     with conn.transaction(), conn.cursor() as cur:
         for kind, rows in by_type.items():
             cur.executemany(_INSERTS[kind], rows)
+
+
+TABLES: dict[type, str] = {DeskSample: "desk_sample", ZoneSample: "zone_sample", HealthSample: "camera_health"}
+# Column types for binary COPY, in field order.
+COPY_TYPES: dict[type, tuple[str, ...]] = {
+    DeskSample: ("timestamptz", "text", "text", "text", "text", "timestamptz", "int2"),
+    ZoneSample: ("timestamptz", "text", "text", "text", "text", "int2"),
+    HealthSample: ("timestamptz", "text", "text", "text", "float4", "timestamptz", "int4", "text"),
+}
+COLUMNS: dict[type, str] = {kind: ", ".join(f.name for f in fields(kind)) for kind in TABLES}
+_ROW: dict[type, Any] = {kind: attrgetter(*(f.name for f in fields(kind))) for kind in TABLES}
+_INT2_MAX, _INT4_MAX, _FLOAT4_MAX = 2**15 - 1, 2**31 - 1, 3.4028234663852886e38
+
+
+def copy_samples(conn: psycopg.Connection, samples: Sequence[Sample]) -> None:
+    """Store like `insert_samples`, an order of magnitude faster: binary COPY in one transaction.
+    A batch holding a sample that is already stored is stored again through a staging table with
+    ON CONFLICT DO NOTHING; one holding a value binary COPY would not check (a naive datetime, a
+    number beyond its column's range) goes through `insert_samples`, so the server judges it."""
+    present = set(map(type, samples))
+    kinds = [kind for kind in TABLES if kind in present]
+    try:
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                for kind in kinds:
+                    _copy(cur, TABLES[kind], kind, samples)
+        except errors.UniqueViolation:
+            with conn.transaction(), conn.cursor() as cur:
+                for kind in kinds:
+                    table, stage = TABLES[kind], f"{TABLES[kind]}_stage"
+                    cur.execute(f"CREATE TEMP TABLE {stage} (LIKE {table}) ON COMMIT DROP")
+                    _copy(cur, stage, kind, samples)
+                    cur.execute(f"INSERT INTO {table} ({COLUMNS[kind]}) SELECT {COLUMNS[kind]} FROM {stage}"
+                                " ON CONFLICT DO NOTHING")  # a temp table is scanned in the order it was filled
+    except (TypeError, ValueError, OverflowError):  # raised by the client: the server judges them one by one
+        insert_samples(conn, samples)
+
+
+def _copy(cur: psycopg.Cursor, table: str, kind: Any, samples: Sequence[Any]) -> None:
+    """COPY the samples of one kind. The others are skipped as the batch streams by, and numbers
+    are checked there too (binary COPY would wrap one that overflows its column instead of
+    failing), so that this work overlaps the server's instead of preceding it."""
+    row = _ROW[kind]
+    with cur.copy(f"COPY {table} ({COLUMNS[kind]}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(list(COPY_TYPES[kind]))
+        write = copy.write_row
+        if kind is HealthSample:
+            for s in samples:
+                if type(s) is HealthSample:
+                    if not (-_INT4_MAX - 1 <= s.reconnects <= _INT4_MAX and abs(s.fps) <= _FLOAT4_MAX):
+                        raise ValueError(f"beyond what binary COPY checks: {s!r}")
+                    write(row(s))
+        else:
+            for s in samples:
+                if type(s) is kind:
+                    if not -_INT2_MAX - 1 <= s.people <= _INT2_MAX:
+                        raise ValueError(f"beyond what binary COPY checks: {s!r}")
+                    write(row(s))
 
 
 def sync_site(conn: psycopg.Connection, site: SiteConfig) -> None:
