@@ -90,12 +90,19 @@ class CameraConfig(Strict):
     id: Id
     name: str | None = None
     url: str = Field(description="rtsp://[user:password@]host[:port]/path; ${VAR} reads the environment")
+    detect_url: str | None = Field(
+        default=None,
+        description="a lower-resolution sub-stream for detection, read instead of `url` when set; "
+                    "same form as `url`",
+    )
     analysis_fps: float = Field(default=1.0, gt=0.0, le=10.0, description="frames analysed per second")
     zones: list[ZoneConfig] = Field(default_factory=list)
 
-    @field_validator("url")
+    @field_validator("url", "detect_url")
     @classmethod
-    def _valid_url(cls, url: str) -> str:
+    def _valid_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
         missing = [name for name in _ENV_REF.findall(url) if name not in os.environ]
         if missing:
             raise ValueError(f"environment variable {missing[0]} is not set")
@@ -108,10 +115,15 @@ class CameraConfig(Strict):
     def safe_url(self) -> str:
         return redact_url(self.url)
 
+    @property
+    def analysis_url(self) -> str:
+        """The stream the readers decode: the detection sub-stream when the camera has one."""
+        return self.detect_url or self.url
+
     def __repr_args__(self) -> Any:
-        # Keep the password out of reprs, which end up in logs and tracebacks.
+        # Keep passwords out of reprs, which end up in logs and tracebacks.
         for key, value in super().__repr_args__():
-            yield key, (redact_url(value) if key == "url" else value)
+            yield key, (redact_url(value) if key in ("url", "detect_url") and isinstance(value, str) else value)
 
 
 class HallConfig(Strict):
@@ -149,11 +161,19 @@ class DetectorConfig(Strict):
 
 
 class IngestConfig(Strict):
-    open_timeout_s: float = Field(default=5.0, gt=0.0, le=60.0)
-    read_timeout_s: float = Field(default=3.0, gt=0.0, le=60.0)
-    stall_after_s: float = Field(default=5.0, gt=0.0, le=120.0, description="no frame this long: stalled")
-    reconnect_min_s: float = Field(default=0.5, gt=0.0, le=60.0)
-    reconnect_max_s: float = Field(default=10.0, gt=0.0, le=600.0)
+    open_timeout_s: float = Field(default=5.0, gt=0.0, le=60.0, description="connect and RTSP handshake limit")
+    read_timeout_s: float = Field(default=3.0, gt=0.0, le=60.0,
+                                  description="longest wait for data on an open stream before reconnecting")
+    stall_after_s: float = Field(default=5.0, gt=0.0, le=120.0,
+                                 description="no decoded frame this long on an open stream: stalled, reconnect; "
+                                             "keep it above the cameras' keyframe interval")
+    reconnect_min_s: float = Field(default=0.5, gt=0.0, le=60.0, description="first reconnect delay")
+    reconnect_max_s: float = Field(default=10.0, gt=0.0, le=600.0, description="reconnect delay cap (doubling)")
+    keyframe_decoding: bool = Field(
+        default=True,
+        description="decode only keyframes when, as measured on the stream, they come at least as often as "
+                    "the camera's analysis_fps asks for",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> IngestConfig:

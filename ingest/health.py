@@ -7,21 +7,49 @@ from enum import StrEnum
 
 
 class CameraState(StrEnum):
-    connecting = "connecting"
+    connecting = "connecting"      # started, no frame and no failure yet
     live = "live"
-    stalled = "stalled"            # open, but no frame for longer than the stall limit
+    stalled = "stalled"            # connected (or the server accepts connections) but no frame comes
     offline = "offline"            # cannot connect, or the connection dropped
     unauthorized = "unauthorized"  # the camera refused the credentials
     bad_stream = "bad_stream"      # connected, but the data cannot be decoded
 
 
+class DecodeMode(StrEnum):
+    full = "full"            # every frame is decoded: P-frames need the frames before them
+    keyframes = "keyframes"  # only keyframes (FFmpeg skip_frame=NONKEY): they come as often as analysis needs
+
+
+@dataclass(frozen=True)
+class OfflineSpell:
+    """A finished period without video, in unix seconds: from the last frame before it (or from the
+    reader's start, if it never had one) to the first frame after it."""
+
+    start: float
+    end: float
+    cause: CameraState  # the state that began it: offline, stalled, unauthorized or bad_stream
+
+    @property
+    def duration_s(self) -> float:
+        return self.end - self.start
+
+
 @dataclass(frozen=True)
 class CameraHealth:
     state: CameraState
-    fps: float                   # frames received per second over the last few seconds
-    last_frame_at: float | None  # unix seconds of the newest frame
+    fps: float                   # frames the camera sent per second, over the last few seconds
+    last_frame_at: float | None  # unix seconds of the newest decoded frame
     reconnects: int
     error: str | None            # the last error, credentials masked
+    last_frame_age_s: float | None = None  # seconds since the newest decoded frame
+    offline_since: float | None = None     # start of the current spell without video (see OfflineSpell)
+    decoded_fps: float = 0.0               # frames decoded per second (lower than fps in keyframe mode)
+    decode_mode: DecodeMode = DecodeMode.full
+    keyframe_interval_s: float | None = None  # measured on the stream; None until a few keyframes came
+    frames_received: int = 0      # video packets (frames) received since the reader started
+    frames_decoded: int = 0       # frames the decoder produced
+    decode_errors: int = 0        # packets the decoder rejected plus frames it marked corrupt (dropped)
+    stalls: int = 0               # times the watchdog found an open stream without frames
 
     @property
     def healthy(self) -> bool:

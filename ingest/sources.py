@@ -56,7 +56,7 @@ def _file_frames(path: str, analysis_fps: float, stop: threading.Event) -> Itera
 
 def _live_frames(url: str, analysis_fps: float, ingest: IngestConfig, stop: threading.Event) -> Iterator[Frame]:
     """The newest frame of a live stream once per analysis interval, as the pipeline takes them."""
-    reader = CameraReader("analyze", url, ingest).start()
+    reader = CameraReader("analyze", url, ingest, analysis_fps=analysis_fps).start()
     try:
         last_seq = -1
         deadline = time.monotonic() + ingest.open_timeout_s + ingest.read_timeout_s
