@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import tempfile
 import threading
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from hallwatch.config import SiteConfig, ZoneKind, load_site
 from hallwatch.errors import HallwatchError
+from hallwatch.leases import HEARTBEAT_S, LEASE_TTL_S, LeaseTimings, default_worker_id
 from hallwatch.logs import setup_logging
 
 log = logging.getLogger("hallwatch")
@@ -30,8 +32,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="analyse the site's cameras and serve the web app")
     run.add_argument("--site", type=Path, required=True)
+    run.add_argument("--web-only", action="store_true",
+                     help="serve the web app only; `hallwatch worker` processes analyse the cameras")
     _add_serve_args(run)
     run.set_defaults(func=cmd_run)
+
+    worker = commands.add_parser(
+        "worker", help="analyse a share of the cameras, shared with other workers through database leases")
+    worker.add_argument("--site", type=Path, required=True, help="the site file (the same for every worker)")
+    worker.add_argument("--worker-id", type=_worker_id, help="unique name of this worker (default: HOST-PID-XXXX)")
+    worker.add_argument("--data-dir", type=Path,
+                        help="embedded database location, for workers on one machine; "
+                             "ignored when HALLWATCH_DATABASE_URL is set")
+    worker.add_argument("--heartbeat-s", type=float, default=HEARTBEAT_S,
+                        help="seconds between lease renewals (default: %(default)s)")
+    worker.add_argument("--lease-ttl-s", type=float, default=LEASE_TTL_S,
+                        help="seconds an unrenewed lease lasts; a dead worker's cameras move after at most "
+                             "TTL + one heartbeat (default: %(default)s)")
+    worker.set_defaults(func=cmd_worker)
 
     simulate = commands.add_parser("simulate", help="serve simulated hall cameras over RTSP")
     simulate.add_argument("--site", type=Path, required=True)
@@ -53,6 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--data-dir", type=Path, help="embedded database location")
     migrate.set_defaults(func=cmd_db_migrate)
 
+    bench = commands.add_parser("bench", help="measure parts of hallwatch on this machine")
+    bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH_COMMAND")
+    bench_db = bench_commands.add_parser("db", help="sample-writer throughput against raw COPY")
+    bench_db.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+    bench_db.add_argument("--rows", type=int, default=200_000, help="samples to write (default: %(default)s)")
+    bench_db.add_argument("--data-dir", type=Path,
+                          help="embedded database location (default: a temporary directory); "
+                               "ignored when HALLWATCH_DATABASE_URL is set")
+    bench_db.set_defaults(func=cmd_bench_db)
+
     config = commands.add_parser("config", help="site file tools")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="CONFIG_COMMAND")
     check = config_commands.add_parser("check", help="validate a site file")
@@ -67,6 +95,12 @@ def _add_serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path,
                         help="embedded database location (default: the user data dir); "
                              "ignored when HALLWATCH_DATABASE_URL is set")
+
+
+def _worker_id(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}", text):
+        raise argparse.ArgumentTypeError("use 1-100 letters, digits and . _ : -")
+    return text
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
@@ -89,6 +123,13 @@ def cmd_db_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_db(args: argparse.Namespace) -> int:
+    from hallwatch.bench.db import run_db_bench
+
+    run_db_bench(dsn=None, data_dir=args.data_dir, rows=args.rows, as_json=args.json)
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from hallwatch.service import READY_LINE
     from ingest.simulator import run_simulator
@@ -108,7 +149,20 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from hallwatch.service import run_service
 
-    run_service(load_site(args.site), host=args.host, port=args.port, data_dir=args.data_dir)
+    run_service(load_site(args.site), host=args.host, port=args.port, data_dir=args.data_dir,
+                analyse=not args.web_only)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from hallwatch.service import run_worker
+
+    try:
+        timings = LeaseTimings(heartbeat_s=args.heartbeat_s, ttl_s=args.lease_ttl_s)
+    except ValueError as exc:
+        raise HallwatchError(str(exc)) from None
+    run_worker(load_site(args.site), worker_id=args.worker_id or default_worker_id(), data_dir=args.data_dir,
+               timings=timings)
     return 0
 
 

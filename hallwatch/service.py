@@ -1,5 +1,6 @@
-"""Long-running commands: `run` (pipeline + web app on one database) and `demo` (the same, fed by
-the camera simulator in a child process)."""
+"""Long-running commands: `run` (pipeline + web app on one database), `demo` (the same, fed by
+the camera simulator in a child process) and `worker` (a share of the cameras, leased through the
+database, without the web app)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from pathlib import Path
 import uvicorn
 
 from hallwatch.config import SiteConfig
-from hallwatch.db import open_database
+from hallwatch.db import Database, open_database
 from hallwatch.db.samples import sync_site
+from hallwatch.db.server import default_data_dir
 from hallwatch.db.writer import SampleWriter
 from hallwatch.errors import HallwatchError
+from hallwatch.leases import FENCE_TICK_S, LeaseKeeper, LeaseTimings
 from hallwatch.pipeline import Pipeline
 from models import load_detector
 from monitor.app import create_app
@@ -29,14 +32,20 @@ log = logging.getLogger(__name__)
 EXAMPLE_SITE = Path(__file__).resolve().parent.parent / "examples" / "site.yaml"
 
 
-def run_service(site: SiteConfig, *, host: str, port: int, data_dir: Path | None) -> None:
+def sample_writer(db: Database, data_dir: Path | None) -> SampleWriter:
+    """The writer, spooling to disk beside the data it belongs to while the database is down."""
+    return SampleWriter(db.pool, spool_dir=(data_dir or default_data_dir()) / "spool").start()
+
+
+def run_service(site: SiteConfig, *, host: str, port: int, data_dir: Path | None, analyse: bool = True) -> None:
+    """The web app, and unless `analyse` is off (when workers analyse the cameras), the pipeline."""
     detector = load_detector(site.detector)  # fail fast on a bad model, before anything starts
     with open_database(data_dir=data_dir) as db:
         log.info("database: %s", db.safe_dsn)
         with db.pool.connection() as conn:
             sync_site(conn, site)
-        writer = SampleWriter(db.pool).start()
-        pipeline = Pipeline(site, detector, writer.put)
+        writer = sample_writer(db, data_dir)
+        pipeline = Pipeline(site, detector, writer.put, cameras=None if analyse else ())
         stop = threading.Event()
         worker = threading.Thread(target=pipeline.run, args=(stop,), name="pipeline", daemon=True)
         worker.start()
@@ -50,6 +59,40 @@ def run_service(site: SiteConfig, *, host: str, port: int, data_dir: Path | None
             worker.join(10.0)
             writer.close()
             log.info("stopped; %d frames analysed, %d samples written", pipeline.frames_analysed, writer.written)
+
+
+def run_worker(site: SiteConfig, *, worker_id: str, data_dir: Path | None, timings: LeaseTimings) -> None:
+    """Analyse the cameras this worker holds leases on until SIGTERM or SIGINT, then release them."""
+    detector = load_detector(site.detector)
+    with open_database(data_dir=data_dir) as db:
+        log.info("worker %s: database %s%s", worker_id, db.safe_dsn,
+                 " (embedded: only workers on this machine can join)" if db.embedded else "")
+        with db.pool.connection() as conn:
+            sync_site(conn, site)
+        writer = sample_writer(db, data_dir)
+        pipeline = Pipeline(site, detector, writer.put, cameras=())
+        keeper = LeaseKeeper(db.pool, worker_id=worker_id, cameras=[(h.id, c.id) for h, c in site.cameras()],
+                             apply=pipeline.set_cameras, timings=timings)
+        stop = threading.Event()
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+        analysis = threading.Thread(target=pipeline.run, args=(stop,), name="pipeline", daemon=True)
+        leases = threading.Thread(target=keeper.run, args=(stop,), name="leases", daemon=True)
+        analysis.start()
+        leases.start()
+        try:
+            while not stop.wait(FENCE_TICK_S):
+                keeper.enforce()  # fencing does not wait for the database
+                if not leases.is_alive() or not analysis.is_alive():
+                    raise HallwatchError(f"worker {worker_id}: a worker thread died; see the log above")
+        finally:
+            stop.set()
+            leases.join(timings.heartbeat_s + 10.0)  # it releases the leases on its way out
+            analysis.join(10.0)
+            writer.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            log.info("worker %s: stopped; %d frames analysed, %d samples written",
+                     worker_id, pipeline.frames_analysed, writer.written)
 
 
 @contextmanager
