@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from analytics.camera import CameraAnalyzer, CameraResult
 from hallwatch.config import CameraConfig, HallConfig, SiteConfig, ZoneKind
-from hallwatch.db.samples import DeskSample, HealthSample, Sample, ZoneSample
+from hallwatch.db.samples import DeskSample, HealthSample, OfflineSpellSample, Sample, ZoneSample
 from ingest.health import CameraHealth
 from ingest.reader import CameraReader, Frame
 from models import Detector
@@ -70,6 +70,16 @@ def health_sample(hall_id: str, camera_id: str, health: CameraHealth, ts: float)
         last_frame_at=utc(health.last_frame_at) if health.last_frame_at is not None else None,
         reconnects=health.reconnects, error=health.error,
     )
+
+
+def health_rows(key: tuple[str, str], reader: CameraReader, now: float) -> list[Sample]:
+    """A camera's health sample, and the spells without video that ended since the last call."""
+    hall_id, camera_id = key
+    rows: list[Sample] = [health_sample(hall_id, camera_id, reader.health(), now)]
+    rows += [OfflineSpellSample(ts=utc(spell.start), hall_id=hall_id, camera_id=camera_id,
+                                ended_at=utc(spell.end), cause=spell.cause.value)
+             for spell in reader.take_spells()]
+    return rows
 
 
 class Pipeline:
@@ -147,8 +157,7 @@ class Pipeline:
             now = self._clock()
             if now >= next_health:
                 with self._lock:
-                    health = [health_sample(hall, camera, reader.health(), now)
-                              for (hall, camera), reader in self.readers.items()]
+                    health = [row for key, reader in self.readers.items() for row in health_rows(key, reader, now)]
                     if health:
                         self._sink(health)
                 next_health = now + HEALTH_INTERVAL_S

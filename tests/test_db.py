@@ -1,6 +1,7 @@
 """Storage against a real PostgreSQL: migrations, site sync, idempotent samples, latest status."""
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -10,7 +11,14 @@ from psycopg_pool import ConnectionPool
 from hallwatch.config import load_site
 from hallwatch.db import open_database
 from hallwatch.db.migrate import apply_migrations, available_migrations
-from hallwatch.db.samples import DeskSample, HealthSample, ZoneSample, insert_samples, sync_site
+from hallwatch.db.samples import (
+    DeskSample,
+    HealthSample,
+    OfflineSpellSample,
+    ZoneSample,
+    insert_samples,
+    sync_site,
+)
 from hallwatch.db.status import latest_samples
 from hallwatch.db.writer import SampleWriter
 from hallwatch.errors import DatabaseError
@@ -82,7 +90,8 @@ def test_timeseries_tables_use_brin_without_timescaledb(pool: ConnectionPool) ->
         indexes = {name for (name,) in conn.execute(
             "SELECT indexname FROM pg_indexes WHERE indexdef LIKE '%USING brin%'")}
     if has_timescale == (0,):
-        assert indexes == {"desk_sample_ts_brin", "zone_sample_ts_brin", "camera_health_ts_brin"}
+        assert indexes == {"desk_sample_ts_brin", "zone_sample_ts_brin", "camera_health_ts_brin",
+                           "camera_offline_spell_ts_brin"}
 
 
 def test_sync_site_marks_removed_halls_inactive(pool: ConnectionPool) -> None:
@@ -130,16 +139,31 @@ def test_latest_samples_pick_the_newest(pool: ConnectionPool) -> None:
     assert ("h1", "q2") not in latest.zones
 
 
-def test_writer_writes_everything_put(pool: ConnectionPool) -> None:
+def test_writer_writes_everything_put(pool: ConnectionPool, tmp_path: Path) -> None:
     apply_migrations(pool)
     base = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
-    writer = SampleWriter(pool, batch_size=100).start()
+    writer = SampleWriter(pool, batch_size=100, spool_dir=tmp_path).start()
     writer.put(ZoneSample(base + timedelta(seconds=i), "h1", "q1", "cam1", "queue", i % 5) for i in range(1000))
     assert writer.flush(30.0)
     writer.close()
     with pool.connection() as conn:
         assert conn.execute("SELECT count(*), sum(people) FROM zone_sample").fetchone() == (1000, 2000)
     assert writer.written == 1000 and writer.dropped == 0
+
+
+def test_offline_spells_are_stored_once(pool: ConnectionPool, tmp_path: Path) -> None:
+    apply_migrations(pool)
+    start = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    spells = [OfflineSpellSample(start + timedelta(minutes=i), "h1", "cam1", start + timedelta(minutes=i, seconds=40),
+                                 "offline" if i % 2 else "stalled") for i in range(5)]
+    writer = SampleWriter(pool, spool_dir=tmp_path).start()
+    writer.put(spells + spells)
+    assert writer.flush(30.0)
+    writer.close()
+    with pool.connection() as conn:
+        rows = conn.execute("SELECT cause, extract(epoch FROM ended_at - ts) FROM camera_offline_spell"
+                            " ORDER BY ts").fetchall()
+    assert rows == [("stalled", 40), ("offline", 40), ("stalled", 40), ("offline", 40), ("stalled", 40)]
 
 
 def test_unreachable_database_is_a_clear_error() -> None:

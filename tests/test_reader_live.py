@@ -27,6 +27,8 @@ import pytest
 import yaml
 
 from hallwatch.config import IngestConfig
+from hallwatch.db.samples import OfflineSpellSample
+from hallwatch.pipeline import health_rows
 from ingest.health import CameraHealth, CameraState, DecodeMode
 from ingest.reader import CameraReader, Frame
 from tests.conftest import EXAMPLE_SITE, REPO, free_port
@@ -211,10 +213,11 @@ def test_killed_camera_goes_offline_and_comes_back(simulators: Simulators, reade
     simulators.serve(port)
     back_at = time.time()
     waited = wait_for(lambda: is_live(reader), 5, "live again within 5 s of the server's return")
-    (spell,) = reader.take_spells()
-    assert spell.cause is CameraState.offline
-    assert spell.start == health.offline_since
-    assert back_at <= spell.end <= back_at + waited + 0.5
+    rows = health_rows(("h1", "killed"), reader, time.time())  # what the pipeline stores
+    (spell,) = [row for row in rows if isinstance(row, OfflineSpellSample)]
+    assert spell.cause == CameraState.offline.value
+    assert spell.ts.timestamp() == pytest.approx(health.offline_since, abs=1e-3)
+    assert back_at <= spell.ended_at.timestamp() <= back_at + waited + 0.5
     after = reader.health()
     assert after.offline_since is None and after.reconnects >= 1
     assert reader.take_spells() == []

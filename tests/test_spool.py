@@ -20,7 +20,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
 from hallwatch.db.migrate import apply_migrations
-from hallwatch.db.samples import DeskSample, HealthSample, Sample, ZoneSample
+from hallwatch.db.samples import DeskSample, HealthSample, OfflineSpellSample, Sample, ZoneSample
 from hallwatch.db.server import embedded_server
 from hallwatch.db.spool import Spool, SpoolBusy, decode_sample, encode_sample, open_spools
 from hallwatch.db.writer import SampleWriter, spool_target
@@ -54,6 +54,7 @@ ROUND_TRIP = [
     HealthSample(BASE, "h1", "cam1", "live", 9.75, BASE - timedelta(seconds=1), 3, None),
     HealthSample(BASE, "h1", "cam1", "offline", 0.0, None, 12, 'rtsp://u:***@10.0.0.1/s "timeout"\n大厅'),
     HealthSample(datetime(2026, 1, 1, 0, 0), "h1", "cam1", "stalled", 1 / 3, datetime(2026, 1, 1), 0, ""),  # naive
+    OfflineSpellSample(BASE - timedelta(minutes=2), "h1", "cam1", BASE, "offline"),
 ]
 
 

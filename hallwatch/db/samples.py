@@ -5,7 +5,7 @@ bulk path (`copy_samples`) falls back to that when a COPY meets a row already st
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import astuple, dataclass, fields
 from datetime import datetime
 from operator import attrgetter
@@ -50,16 +50,35 @@ class HealthSample:
     error: str | None
 
 
-Sample = DeskSample | ZoneSample | HealthSample
+@dataclass(frozen=True)
+class OfflineSpellSample:
+    ts: datetime  # the start of the spell
+    hall_id: str
+    camera_id: str
+    ended_at: datetime
+    cause: str
 
+
+Sample = DeskSample | ZoneSample | HealthSample | OfflineSpellSample
+
+TABLES: dict[type, str] = {
+    DeskSample: "desk_sample",
+    ZoneSample: "zone_sample",
+    HealthSample: "camera_health",
+    OfflineSpellSample: "camera_offline_spell",
+}
+# Column types for binary COPY, in field order.
+COPY_TYPES: dict[type, tuple[str, ...]] = {
+    DeskSample: ("timestamptz", "text", "text", "text", "text", "timestamptz", "int2"),
+    ZoneSample: ("timestamptz", "text", "text", "text", "text", "int2"),
+    HealthSample: ("timestamptz", "text", "text", "text", "float4", "timestamptz", "int4", "text"),
+    OfflineSpellSample: ("timestamptz", "text", "text", "timestamptz", "text"),
+}
+COLUMNS: dict[type, str] = {kind: ", ".join(f.name for f in fields(kind)) for kind in TABLES}
 _INSERTS: dict[type, str] = {
-    DeskSample: "INSERT INTO desk_sample (ts, hall_id, window_id, camera_id, state, state_since, people)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-    ZoneSample: "INSERT INTO zone_sample (ts, hall_id, zone_id, camera_id, kind, people)"
-    " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-    HealthSample: "INSERT INTO camera_health"
-    " (ts, hall_id, camera_id, state, fps, last_frame_at, reconnects, error)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+    kind: f"INSERT INTO {table} ({COLUMNS[kind]}) VALUES ({', '.join(['%s'] * len(fields(kind)))})"
+    " ON CONFLICT DO NOTHING"
+    for kind, table in TABLES.items()
 }
 
 
@@ -73,14 +92,6 @@ def insert_samples(conn: psycopg.Connection, samples: Sequence[Sample]) -> None:
             cur.executemany(_INSERTS[kind], rows)
 
 
-TABLES: dict[type, str] = {DeskSample: "desk_sample", ZoneSample: "zone_sample", HealthSample: "camera_health"}
-# Column types for binary COPY, in field order.
-COPY_TYPES: dict[type, tuple[str, ...]] = {
-    DeskSample: ("timestamptz", "text", "text", "text", "text", "timestamptz", "int2"),
-    ZoneSample: ("timestamptz", "text", "text", "text", "text", "int2"),
-    HealthSample: ("timestamptz", "text", "text", "text", "float4", "timestamptz", "int4", "text"),
-}
-COLUMNS: dict[type, str] = {kind: ", ".join(f.name for f in fields(kind)) for kind in TABLES}
 _ROW: dict[type, Any] = {kind: attrgetter(*(f.name for f in fields(kind))) for kind in TABLES}
 _INT2_MAX, _INT4_MAX, _FLOAT4_MAX = 2**15 - 1, 2**31 - 1, 3.4028234663852886e38
 
@@ -109,26 +120,27 @@ def copy_samples(conn: psycopg.Connection, samples: Sequence[Sample]) -> None:
         insert_samples(conn, samples)
 
 
+# What binary COPY cannot check itself: it would wrap a number that overflows its column.
+_IN_RANGE: dict[type, Callable[[Any], bool]] = {
+    DeskSample: lambda s: -_INT2_MAX - 1 <= s.people <= _INT2_MAX,
+    ZoneSample: lambda s: -_INT2_MAX - 1 <= s.people <= _INT2_MAX,
+    HealthSample: lambda s: -_INT4_MAX - 1 <= s.reconnects <= _INT4_MAX and abs(s.fps) <= _FLOAT4_MAX,
+    OfflineSpellSample: lambda s: True,
+}
+
+
 def _copy(cur: psycopg.Cursor, table: str, kind: Any, samples: Sequence[Any]) -> None:
     """COPY the samples of one kind. The others are skipped as the batch streams by, and numbers
-    are checked there too (binary COPY would wrap one that overflows its column instead of
-    failing), so that this work overlaps the server's instead of preceding it."""
-    row = _ROW[kind]
+    are range-checked there too, so that this work overlaps the server's instead of preceding it."""
+    row, in_range = _ROW[kind], _IN_RANGE[kind]
     with cur.copy(f"COPY {table} ({COLUMNS[kind]}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types(list(COPY_TYPES[kind]))
         write = copy.write_row
-        if kind is HealthSample:
-            for s in samples:
-                if type(s) is HealthSample:
-                    if not (-_INT4_MAX - 1 <= s.reconnects <= _INT4_MAX and abs(s.fps) <= _FLOAT4_MAX):
-                        raise ValueError(f"beyond what binary COPY checks: {s!r}")
-                    write(row(s))
-        else:
-            for s in samples:
-                if type(s) is kind:
-                    if not -_INT2_MAX - 1 <= s.people <= _INT2_MAX:
-                        raise ValueError(f"beyond what binary COPY checks: {s!r}")
-                    write(row(s))
+        for s in samples:
+            if type(s) is kind:
+                if not in_range(s):
+                    raise ValueError(f"beyond what binary COPY checks: {s!r}")
+                write(row(s))
 
 
 def sync_site(conn: psycopg.Connection, site: SiteConfig) -> None:
