@@ -4,6 +4,8 @@ redacts URLs itself, but library messages (FFmpeg, psycopg) may quote them."""
 from __future__ import annotations
 
 import logging
+import sys
+from typing import TextIO
 
 from hallwatch.redact import redact_text
 
@@ -17,12 +19,25 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is when a record comes (test runners swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
 def setup_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler()
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace an earlier hallwatch handler (main() may run more than once in a process), keep others.
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _StderrHandler)] + [handler]
     root.setLevel(level.upper())
     # FFmpeg's own console noise (e.g. "method DESCRIBE failed: 401") duplicates our warnings.
     logging.getLogger("libav").setLevel(logging.CRITICAL)

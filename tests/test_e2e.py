@@ -126,6 +126,8 @@ def test_stored_states_match_ground_truth(e2e: dict) -> None:
     with psycopg.connect(e2e["dsn"]) as conn:
         desks = conn.execute("SELECT hall_id, camera_id, window_id, extract(epoch FROM ts), state"
                              " FROM desk_sample WHERE state <> 'unknown' ORDER BY ts").fetchall()
+        desk_states = dict(conn.execute("SELECT state, count(*) FROM desk_sample GROUP BY state").fetchall())
+        span = conn.execute("SELECT extract(epoch FROM max(ts) - min(ts)) FROM desk_sample").fetchone()[0]
         zones = conn.execute("SELECT hall_id, camera_id, zone_id, extract(epoch FROM ts), people"
                              " FROM zone_sample ORDER BY ts").fetchall()
     desk_hits = desk_total = 0
@@ -146,8 +148,11 @@ def test_stored_states_match_ground_truth(e2e: dict) -> None:
             continue
         errors.append(abs(people - zone_count(expected, zone)))
     windows = sum(len(h.windows) for h in site.halls)
-    report = {"desk_samples": desk_total, "desk_agreement": desk_hits / max(desk_total, 1),
-              "zone_samples": len(errors), "zone_mae": sum(errors) / max(len(errors), 1)}
+    report = {
+        "desk_rows_by_state": desk_states, "desk_span_s": float(span or 0),
+        "desk_samples": desk_total, "desk_agreement": desk_hits / max(desk_total, 1),
+        "zone_samples": len(errors), "zone_mae": sum(errors) / max(len(errors), 1),
+    }
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "e2e-accuracy.json").write_text(json.dumps(report, indent=2))
     assert desk_total >= windows * (RUN_SECONDS // 3), report  # most seconds of every window compared
