@@ -11,16 +11,17 @@ import os
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from hallwatch.errors import ConfigError
+from hallwatch.errors import ConfigError, HallwatchError
 from hallwatch.redact import redact_text, redact_url
 
 Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="lowercase id: a-z 0-9 _ -")]
 Point = tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
+M = TypeVar("M", bound=BaseModel)
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -229,21 +230,26 @@ def _unique(what: str, ids: list[str]) -> None:
 
 def load_site(path: str | Path) -> SiteConfig:
     """Read and validate a site file; every problem is a ConfigError naming the file and field."""
-    path = Path(path)
+    return load_yaml_model(Path(path), SiteConfig, ConfigError, what="the site file")
+
+
+def load_yaml_model(path: Path, model: type[M], error: type[HallwatchError], *, what: str) -> M:
+    """Read a YAML document and validate it as `model`. Every problem is an `error` naming the file,
+    the document (`what`) and, for invalid values, the field path; URL passwords are masked."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        raise error(f"{path}: cannot read {what}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise error(f"{path}: {what} is not valid YAML: {exc}") from None
     try:
-        return SiteConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
-        lines = [f"{path}: {exc.error_count()} error(s)"]
-        for error in exc.errors():
-            where = field_path(raw, error["loc"]) or "(top level)"
-            lines.append(f"  {where}: {redact_text(error['msg'])}")
-        raise ConfigError("\n".join(lines)) from None
+        lines = [f"{path}: {exc.error_count()} error(s) in {what}"]
+        for problem in exc.errors():
+            where = field_path(raw, problem["loc"]) or "(top level)"
+            lines.append(f"  {where}: {redact_text(problem['msg'])}")
+        raise error("\n".join(lines)) from None
 
 
 def field_path(raw: Any, loc: tuple[int | str, ...]) -> str:

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from hallwatch.errors import ModelError
 
@@ -127,20 +126,9 @@ class Registry(BaseModel):
 @functools.lru_cache(maxsize=8)
 def load_registry(path: Path = REGISTRY_FILE) -> Registry:
     """Read and validate a registry file; ModelError naming the file and the field otherwise."""
-    from hallwatch.config import field_path
+    from hallwatch.config import load_yaml_model
 
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read the model registry: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ModelError(f"{path}: the model registry is not valid YAML: {exc}") from None
-    try:
-        registry = Registry.model_validate(raw)
-    except ValidationError as exc:
-        lines = [f"{path}: {exc.error_count()} error(s) in the model registry"]
-        lines += [f"  {field_path(raw, e['loc']) or '(top level)'}: {e['msg']}" for e in exc.errors()]
-        raise ModelError("\n".join(lines)) from None
+    registry = load_yaml_model(path, Registry, ModelError, what="the model registry")
     registry._base = path.parent
     return registry
 
