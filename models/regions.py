@@ -203,7 +203,7 @@ class RegionDetector:
         self.inner = inner
         self.edge_tolerance = edge_tolerance
         self.cut_cover = cut_cover
-        self._fixed: list[Region] | None = list(regions)
+        self._fixed: list[Region] | None = list(regions)  # None: computed from _zones per frame size
         self._zones: list[ZonePolygon] = []
         self._options: dict[str, float] = {}
         self._by_size: dict[tuple[int, int], list[Region]] = {}
@@ -241,11 +241,7 @@ class RegionDetector:
             return list(self._fixed)
         found = self._by_size.get(frame_size)
         if found is None:
-            found = regions_for_camera(
-                self._zones, frame_size, self.inner.input_size,
-                margin=self._options["margin"], max_upscale=self._options["max_upscale"],
-                merge_overlap=self._options["merge_overlap"],
-            )
+            found = regions_for_camera(self._zones, frame_size, self.inner.input_size, **self._options)
             self._by_size[frame_size] = found
         return list(found)
 

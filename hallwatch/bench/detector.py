@@ -1,14 +1,15 @@
 """`hallwatch bench detector`: how fast and how accurate each way of running the person detector is
 on this machine.
 
-Speed: median and 90th-percentile milliseconds per frame (pre- and post-processing included) for
+Speed: median, mean and 90th-percentile milliseconds per frame (pre- and post-processing included) for
 the whole frame letterboxed into the model's input, and for `RegionDetector` on the crops of the
-example site's zones, with each thread count asked for. Frames are synthetic halls rendered by the
+example site's zones, on 1280x720 frames and on 1920x1080 frames with small people, with each thread
+count asked for; the two modes take turns frame by frame. Frames are synthetic halls rendered by the
 camera simulator from real photographs of people (`SceneRenderer`), so every person's box is known.
 
 Accuracy: person recall and precision (IoU >= 0.5, greedy one-to-one matching) on a seeded set of
 rendered scenes of the example site's cameras, as rendered (1280x720) and in harder variants:
-people small in a 1920x1080 frame, a dark noisy frame, and a washed-out bright frame.
+people small and smaller still in a 1920x1080 frame, a dark noisy frame, and a washed-out bright one.
 
 Run `python -m hallwatch.bench.detector [--json]` (the CLI's `hallwatch bench detector` calls
 `run_detector_bench`).
@@ -49,9 +50,12 @@ SMALL_SCALES = {"small": 0.5, "tiny": 0.35}
 MIN_IOU = 0.5
 VARIANTS = ("rendered", "small", "tiny", "dark", "bright")
 VARIANT_HELP = {
-    "rendered": "1280x720 as the simulator renders it (people 230-300 px tall standing, officers ~200 px)",
-    "small": "the 1280x720 hall shrunk to 0.5 inside a 1920x1080 frame (people 3x smaller relative to the frame)",
-    "tiny": "the 1280x720 hall shrunk to 0.35 inside a 1920x1080 frame (people 4.3x smaller relative to the frame)",
+    "rendered": "1280x720 as the simulator renders it: standing people 230-300 px tall (115-150 px in the 640 "
+                "input when the whole frame is squashed into it)",
+    "small": "the 1280x720 hall shrunk to 0.5 of a 1920x1080 frame: people 170-225 px tall (57-75 px in the "
+             "640 input for the whole frame)",
+    "tiny": "the 1280x720 hall shrunk to 0.35 of a 1920x1080 frame: people 120-160 px tall (40-53 px in the "
+            "640 input for the whole frame)",
     "dark": "1280x720, brightness x0.3 plus sensor noise (sigma 4)",
     "bright": "1280x720, washed out: x0.55 + 115 (low contrast)",
 }
