@@ -10,10 +10,14 @@ echo "== ruff"
 echo "== mypy"
 "$BIN/mypy"
 echo "== pytest"
+# A base temp dir of this run's own: pytest rotates /tmp/pytest-of-$USER, so another pytest session on
+# the same machine would otherwise delete this run's embedded PostgreSQL from under it.
+basetemp=$(mktemp -d /tmp/hallwatch-pytest-XXXXXX)
 set +e
-"$BIN/python" -m pytest "$@"
+"$BIN/python" -m pytest --basetemp="$basetemp" "$@"
 status=$?
 set -e
+[ "$status" -eq 0 ] && rm -rf "$basetemp"
 if [ "$status" -eq 5 ]; then
   echo "check: pytest collected no tests: that is a failure" >&2
   exit 1
