@@ -91,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = config_commands.add_parser("check", help="validate a site file")
     check.add_argument("file", type=Path)
     check.set_defaults(func=cmd_config_check)
+
+    from hallwatch.commands import register_all
+
+    register_all(commands, bench_commands)
     return parser
 
 
