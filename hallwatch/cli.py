@@ -196,7 +196,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from analytics.camera import CameraAnalyzer
-    from hallwatch.pipeline import analyse_frame
+    from hallwatch.results import analyse_frame
     from ingest.sources import iter_frames
     from models import load_detector
 

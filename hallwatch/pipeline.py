@@ -11,12 +11,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from analytics.camera import CameraAnalyzer, CameraResult
-from hallwatch.config import CameraConfig, HallConfig, SiteConfig, ZoneKind
-from hallwatch.db.samples import DeskSample, HealthSample, OfflineSpellSample, Sample, ZoneSample
-from ingest.health import CameraHealth
+from analytics.camera import CameraAnalyzer
+from hallwatch.config import CameraConfig, HallConfig, SiteConfig
+from hallwatch.db.samples import Sample
+from hallwatch.results import analyse_frame, health_rows, result_samples
 from ingest.reader import CameraReader, Frame
 from models import Detector
 
@@ -24,10 +23,6 @@ log = logging.getLogger(__name__)
 
 HEALTH_INTERVAL_S = 1.0
 SAME_FRAME_RETRY_S = 0.1
-
-
-def utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=UTC)
 
 
 @dataclass
@@ -42,44 +37,6 @@ class CameraWork:
     def interval_s(self) -> float:
         return 1.0 / self.camera.analysis_fps
 
-    @property
-    def zone_kinds(self) -> dict[str, str]:
-        return {z.id: z.kind.value for z in self.camera.zones if z.kind is not ZoneKind.desk}
-
-
-def result_samples(work: CameraWork, result: CameraResult) -> list[Sample]:
-    """The rows one analysed frame produces."""
-    ts = utc(result.ts)
-    hall, camera = work.hall.id, work.camera.id
-    rows: list[Sample] = [
-        DeskSample(ts=ts, hall_id=hall, window_id=window, camera_id=camera, state=reading.state.value,
-                   state_since=utc(reading.since), people=result.desk_people.get(window, 0))
-        for window, reading in result.desks.items()
-    ]
-    kinds = work.zone_kinds
-    rows += [
-        ZoneSample(ts=ts, hall_id=hall, zone_id=zone, camera_id=camera, kind=kinds[zone], people=count)
-        for zone, count in result.zones.items()
-    ]
-    return rows
-
-
-def health_sample(hall_id: str, camera_id: str, health: CameraHealth, ts: float) -> HealthSample:
-    return HealthSample(
-        ts=utc(ts), hall_id=hall_id, camera_id=camera_id, state=health.state.value, fps=health.fps,
-        last_frame_at=utc(health.last_frame_at) if health.last_frame_at is not None else None,
-        reconnects=health.reconnects, error=health.error,
-    )
-
-
-def health_rows(key: tuple[str, str], reader: CameraReader, now: float) -> list[Sample]:
-    """A camera's health sample, and the spells without video that ended since the last call."""
-    hall_id, camera_id = key
-    rows: list[Sample] = [health_sample(hall_id, camera_id, reader.health(), now)]
-    rows += [OfflineSpellSample(ts=utc(spell.start), hall_id=hall_id, camera_id=camera_id,
-                                ended_at=utc(spell.end), cause=spell.cause.value)
-             for spell in reader.take_spells()]
-    return rows
 
 
 class Pipeline:
@@ -186,14 +143,14 @@ class Pipeline:
         if work.next_due <= now:  # first round, or fell behind: keep the rate, skip the backlog
             work.next_due = now + work.interval_s
         if frame is None or now - frame.ts > max_age_s:
-            return result_samples(work, work.analyzer.update(None, now, (0, 0)))
+            return result_samples(work.hall, work.camera, work.analyzer.update(None, now, (0, 0)))
         return self.process(work, frame)
 
     def process(self, work: CameraWork, frame: Frame) -> list[Sample]:
         """Analyse one frame of a camera and return the rows it produces."""
         work.last_seq = frame.seq
         self.frames_analysed += 1
-        return result_samples(work, analyse_frame(self._detector, work.analyzer, frame))
+        return result_samples(work.hall, work.camera, analyse_frame(self._detector, work.analyzer, frame))
 
 
 def _stop_readers(readers: list[CameraReader]) -> None:
@@ -202,8 +159,3 @@ def _stop_readers(readers: list[CameraReader]) -> None:
         reader.stop(timeout_s=0.0)
     for reader in readers:
         reader.stop()
-
-
-def analyse_frame(detector: Detector, analyzer: CameraAnalyzer, frame: Frame) -> CameraResult:
-    """The one path from a frame to a result, shared by the pipeline and `hallwatch analyze`."""
-    return analyzer.update(detector.detect(frame.image), frame.ts, frame.size)

@@ -28,7 +28,7 @@ import yaml
 
 from hallwatch.config import IngestConfig
 from hallwatch.db.samples import OfflineSpellSample
-from hallwatch.pipeline import health_rows
+from hallwatch.results import health_rows
 from ingest.health import CameraHealth, CameraState, DecodeMode
 from ingest.reader import CameraReader, Frame
 from tests.conftest import EXAMPLE_SITE, REPO, free_port
