@@ -1,0 +1,72 @@
+"""The site file: one YAML document validated by one pydantic tree.
+
+Every model forbids unknown keys and bounds its numbers, so a typo is an error that names the field
+path (`halls[cc-nanguan].cameras[cam1].zones[q1].polygon`), never a silently ignored setting.
+Camera URLs may say `${VAR}` so that passwords can live in the environment instead of the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from hallwatch.config.analytics import PresenceConfig
+from hallwatch.config.base import Id, Point, Strict, field_path, load_yaml_model, unique
+from hallwatch.config.detector import DetectorConfig
+from hallwatch.config.geography import (
+    CameraConfig,
+    CityConfig,
+    HallConfig,
+    HallFlow,
+    HallSize,
+    ProvinceConfig,
+    WindowConfig,
+    ZoneConfig,
+    ZoneKind,
+)
+from hallwatch.config.ingest import IngestConfig
+from hallwatch.errors import ConfigError
+
+__all__ = [
+    "CameraConfig", "CityConfig", "DetectorConfig", "HallConfig", "HallFlow", "HallSize", "Id", "IngestConfig",
+    "Point", "PresenceConfig", "ProvinceConfig", "SiteConfig", "Strict", "WindowConfig", "ZoneConfig", "ZoneKind",
+    "field_path", "load_site", "load_yaml_model",
+]
+
+
+class SiteConfig(Strict):
+    province: ProvinceConfig
+    cities: list[CityConfig] = Field(min_length=1)
+    halls: list[HallConfig] = Field(default_factory=list)
+    detector: DetectorConfig = DetectorConfig()
+    ingest: IngestConfig = IngestConfig()
+    presence: PresenceConfig = PresenceConfig()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SiteConfig:
+        unique("cities", [c.id for c in self.cities])
+        unique("halls", [h.id for h in self.halls])
+        cities = {c.id for c in self.cities}
+        for hall in self.halls:
+            if hall.city not in cities:
+                raise ValueError(f"hall {hall.id}: city {hall.city!r} is not one of {sorted(cities)}")
+        return self
+
+    def cameras(self) -> list[tuple[HallConfig, CameraConfig]]:
+        return [(hall, camera) for hall in self.halls for camera in hall.cameras]
+
+    def find_camera(self, ref: str) -> tuple[HallConfig, CameraConfig]:
+        """`hall/camera`, or a camera id that is unique in the site."""
+        hall_id, _, camera_id = ref.rpartition("/")
+        found = [(h, c) for h, c in self.cameras() if c.id == camera_id and hall_id in ("", h.id)]
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise ConfigError(f"no camera {ref!r} in the site")
+        raise ConfigError(f"camera id {ref!r} is in several halls; say HALL/CAMERA")
+
+
+def load_site(path: str | Path) -> SiteConfig:
+    """Read and validate a site file; every problem is a ConfigError naming the file and field."""
+    return load_yaml_model(Path(path), SiteConfig, ConfigError, what="the site file")

@@ -1,0 +1,138 @@
+"""The geography of the site: halls with their windows, cameras and the zones drawn on each camera."""
+
+from __future__ import annotations
+
+import os
+import re
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from hallwatch.config.base import ENV_REF, Id, Point, Strict, unique
+from hallwatch.redact import redact_url
+
+
+class HallSize(StrEnum):
+    large = "large"
+    medium = "medium"
+    small = "small"
+
+
+class HallFlow(StrEnum):
+    one_window_quick = "one_window_quick"
+    precheck_assisted = "precheck_assisted"
+    self_service_first = "self_service_first"
+
+
+class ZoneKind(StrEnum):
+    desk = "desk"
+    queue = "queue"
+    self_service = "self_service"
+
+
+class ProvinceConfig(Strict):
+    id: Id
+    name: str = Field(min_length=1)
+
+
+class CityConfig(Strict):
+    id: Id
+    name: str = Field(min_length=1)
+
+
+class WindowConfig(Strict):
+    id: Id
+    name: str = Field(min_length=1)
+
+
+class ZoneConfig(Strict):
+    id: Id
+    kind: ZoneKind
+    window: Id | None = Field(default=None, description="the window a desk zone belongs to")
+    polygon: list[Point] = Field(min_length=3, description="vertices in [0,1] frame coordinates")
+
+    @model_validator(mode="after")
+    def _window_matches_kind(self) -> ZoneConfig:
+        if self.kind is ZoneKind.desk and self.window is None:
+            raise ValueError("a desk zone needs `window`")
+        if self.kind is not ZoneKind.desk and self.window is not None:
+            raise ValueError(f"only desk zones name a window, not {self.kind.value} zones")
+        return self
+
+    @field_validator("polygon")
+    @classmethod
+    def _has_area(cls, polygon: list[Point]) -> list[Point]:
+        area = 0.0
+        for (x1, y1), (x2, y2) in zip(polygon, polygon[1:] + polygon[:1], strict=True):
+            area += x1 * y2 - x2 * y1
+        if abs(area) / 2 < 1e-4:
+            raise ValueError("polygon has no area")
+        return polygon
+
+
+class CameraConfig(Strict):
+    id: Id
+    name: str | None = None
+    url: str = Field(description="rtsp://[user:password@]host[:port]/path; ${VAR} reads the environment")
+    detect_url: str | None = Field(
+        default=None,
+        description="a lower-resolution sub-stream for detection, read instead of `url` when set; "
+                    "same form as `url`",
+    )
+    analysis_fps: float = Field(default=1.0, gt=0.0, le=10.0, description="frames analysed per second")
+    zones: list[ZoneConfig] = Field(default_factory=list)
+
+    @field_validator("url", "detect_url")
+    @classmethod
+    def _valid_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        missing = [name for name in ENV_REF.findall(url) if name not in os.environ]
+        if missing:
+            raise ValueError(f"environment variable {missing[0]} is not set")
+        url = ENV_REF.sub(lambda m: os.environ[m.group(1)], url)
+        if not re.match(r"^(rtsp|rtsps)://[^/\s]+", url):
+            raise ValueError(f"not an rtsp:// URL: {redact_url(url)!r}")
+        return url
+
+    @property
+    def safe_url(self) -> str:
+        return redact_url(self.url)
+
+    @property
+    def analysis_url(self) -> str:
+        """The stream the readers decode: the detection sub-stream when the camera has one."""
+        return self.detect_url or self.url
+
+    def __repr_args__(self) -> Any:
+        # Keep passwords out of reprs, which end up in logs and tracebacks.
+        for key, value in super().__repr_args__():
+            yield key, (redact_url(value) if key in ("url", "detect_url") and isinstance(value, str) else value)
+
+
+class HallConfig(Strict):
+    id: Id
+    city: Id
+    name: str = Field(min_length=1)
+    size: HallSize
+    flow: HallFlow
+    windows: list[WindowConfig] = Field(default_factory=list)
+    cameras: list[CameraConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HallConfig:
+        unique("windows", [w.id for w in self.windows])
+        unique("cameras", [c.id for c in self.cameras])
+        unique("zones", [z.id for c in self.cameras for z in c.zones])
+        windows = {w.id for w in self.windows}
+        unique("desk zones' windows (one desk zone per window)",
+                [z.window for c in self.cameras for z in c.zones if z.window is not None])
+        for camera in self.cameras:
+            for zone in camera.zones:
+                if zone.window is not None and zone.window not in windows:
+                    raise ValueError(
+                        f"camera {camera.id} zone {zone.id}: window {zone.window!r} is not one of "
+                        f"this hall's windows {sorted(windows)}"
+                    )
+        return self
