@@ -7,33 +7,31 @@
 -- puts them together; an event without a closing is open.
 
 CREATE TABLE event_open (
-  started_at timestamptz NOT NULL,
+  ts         timestamptz NOT NULL,  -- when the event started
   hall_id    text NOT NULL,
   camera_id  text NOT NULL,
   kind       text NOT NULL CHECK (kind IN ('unstaffed_while_waiting', 'queue_over_limit', 'wait_over_sla',
                                            'camera_offline', 'camera_obstructed', 'camera_moved')),
   subject    text NOT NULL,  -- the window, zone or camera the event is about
   details    jsonb NOT NULL DEFAULT '{}',
-  PRIMARY KEY (hall_id, kind, subject, started_at)
+  PRIMARY KEY (hall_id, kind, subject, ts)
 );
 SELECT hallwatch_timeseries('event_open');
 
 CREATE TABLE event_close (
-  started_at timestamptz NOT NULL,
+  ts         timestamptz NOT NULL,  -- when the event started: the key of its opening
   hall_id    text NOT NULL,
   kind       text NOT NULL,
   subject    text NOT NULL,
   ended_at   timestamptz NOT NULL,
-  PRIMARY KEY (hall_id, kind, subject, started_at),
-  CHECK (ended_at >= started_at)
+  PRIMARY KEY (hall_id, kind, subject, ts),
+  CHECK (ended_at >= ts)
 );
 
-CREATE INDEX event_open_open_idx ON event_open (started_at DESC);
-
 CREATE VIEW event_span AS
-SELECT o.hall_id, o.camera_id, o.kind, o.subject, o.started_at, c.ended_at, o.details
+SELECT o.hall_id, o.camera_id, o.kind, o.subject, o.ts AS started_at, c.ended_at, o.details
 FROM event_open o
-LEFT JOIN event_close c USING (hall_id, kind, subject, started_at);
+LEFT JOIN event_close c USING (hall_id, kind, subject, ts);
 
 -- One row per queue zone and minute in which the analytics saw the queue: how long the people who
 -- left the queue that minute had waited (from their tracks), and the Little's-law estimate (mean
