@@ -3,7 +3,10 @@
 The first observation decides at once (so a single image shows what it shows); after that the desk
 turns present only once someone has been seen for `present_after_s` and absent only once nobody has
 been seen for `absent_after_s`, so a detector that misses a seated officer for a frame or two does
-not flicker the window to "absent". Without a healthy camera the state is `unknown`."""
+not flicker the window to "absent". Evidence from the desk zone itself (`hold`, see
+`analytics.desk_evidence`) counts like a sighting for staying present (also across a gap), never
+for turning an absent desk present.
+Without a healthy camera the state is `unknown`."""
 
 from __future__ import annotations
 
@@ -34,20 +37,23 @@ class DeskPresence:
         self._last_seen: float | None = None
         self._seen_since: float | None = None  # start of the current unbroken run of sightings
 
-    def update(self, seen: bool | None, ts: float) -> DeskReading:
-        """`seen` is whether someone is at the desk in the frame at `ts`; None means no usable frame."""
+    def update(self, seen: bool | None, ts: float, *, hold: bool = False) -> DeskReading:
+        """`seen` is whether someone is at the desk in the frame at `ts`; None means no usable frame.
+        `hold`: the zone's own evidence says the officer is still there, though not detected."""
         if seen is None:
             self._last_seen = self._seen_since = None
             self._enter(DeskState.unknown, ts)
             return self.reading
-        if seen:
+        if seen or (hold and self._state is not DeskState.absent):
             self._last_seen = ts
+        if seen:
             if self._seen_since is None:
                 self._seen_since = ts
         else:
             self._seen_since = None
         if self._state is DeskState.unknown:
-            self._enter(DeskState.present if seen else DeskState.absent, ts)
+            # After a gap the zone evidence may tell that the officer seen before it is still there.
+            self._enter(DeskState.present if seen or hold else DeskState.absent, ts)
         elif self._state is DeskState.absent and self._seen_since is not None:
             if ts - self._seen_since >= self.present_after_s:
                 self._enter(DeskState.present, self._seen_since)

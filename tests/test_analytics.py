@@ -12,12 +12,17 @@ from models.detections import Detections
 FRAME = (1000, 1000)  # width, height: pixel = 1000 * normalised coordinate
 
 
-def boxes(*xyxy: tuple[float, float, float, float]) -> Detections:
+def mock_detections(xyxy: list[tuple[float, float, float, float]], confidence: float | list[float] = 0.9) -> Detections:
+    """People at the given pixel boxes, all with one confidence or one each."""
     if not xyxy:
         return Detections.empty()
     arr = np.asarray(xyxy, dtype=np.float32)
-    return Detections(xyxy=arr, confidence=np.full(len(arr), 0.9, np.float32),
-                      class_id=np.zeros(len(arr), np.int32))
+    conf = np.broadcast_to(np.asarray(confidence, dtype=np.float32), (len(arr),)).copy()
+    return Detections(xyxy=arr, confidence=conf, class_id=np.zeros(len(arr), np.int32))
+
+
+def boxes(*xyxy: tuple[float, float, float, float]) -> Detections:
+    return mock_detections(list(xyxy))
 
 
 SQUARE = Polygon([(0.1, 0.1), (0.5, 0.1), (0.5, 0.5), (0.1, 0.5)])
@@ -122,3 +127,71 @@ def test_camera_analyzer_without_frame_is_unknown() -> None:
     result = analyzer.update(None, 2.0, FRAME)
     assert result.desks["w1"].state is DeskState.unknown
     assert result.people is None and result.zones == {}
+
+
+HALL = {
+    "id": "h1", "city": "c1", "name": "Hall", "size": "small", "flow": "one_window_quick",
+    "windows": [{"id": "w1", "name": "W1"}, {"id": "w2", "name": "W2"}],
+}
+DESK = {"id": "d1", "kind": "desk", "window": "w1", "polygon": [[0, 0], [0.4, 0], [0.4, 0.4]]}
+SQUARE_ZONE = [[0, 0.6], [1, 0.6], [1, 1], [0, 1]]
+
+
+@pytest.mark.parametrize(
+    ("zone", "error"),
+    [
+        ({"id": "q1", "kind": "queue", "window": "w1", "polygon": SQUARE_ZONE}, None),
+        ({"id": "q1", "kind": "queue", "windows": ["w1", "w2"], "limit": 8, "polygon": SQUARE_ZONE}, None),
+        ({"id": "q1", "kind": "queue", "window": "w9", "polygon": SQUARE_ZONE}, "w9"),
+        ({"id": "q1", "kind": "queue", "windows": ["w1"], "window": "w1", "polygon": SQUARE_ZONE}, "not both"),
+        ({"id": "s1", "kind": "self_service", "window": "w1", "polygon": SQUARE_ZONE}, "serves no window"),
+        ({"id": "s1", "kind": "self_service", "limit": 3, "polygon": SQUARE_ZONE}, "limit"),
+        ({"id": "d2", "kind": "desk", "window": "w1", "polygon": SQUARE_ZONE}, "one desk zone per window"),
+    ],
+)
+def test_zone_rules(zone: dict, error: str | None) -> None:
+    from pydantic import ValidationError
+
+    from hallwatch.config import HallConfig
+
+    raw = {**HALL, "cameras": [{"id": "cam1", "url": "rtsp://127.0.0.1/x", "zones": [DESK, zone]}]}
+    if error is None:
+        hall = HallConfig.model_validate(raw)
+        assert hall.cameras[0].zones[1].served_windows in (["w1"], ["w1", "w2"])
+    else:
+        with pytest.raises(ValidationError, match=error):
+            HallConfig.model_validate(raw)
+
+
+def test_analytics_config_defaults_and_bounds() -> None:
+    from pydantic import ValidationError
+
+    from hallwatch.config import AnalyticsConfig
+
+    config = AnalyticsConfig()
+    assert config.confidence.desk < config.confidence.floor
+    with pytest.raises(ValidationError):
+        AnalyticsConfig.model_validate({"queue": {"min_dwell_s": -1}})
+    with pytest.raises(ValidationError):
+        AnalyticsConfig.model_validate({"desk": {"same_threshold": 0.2, "changed_threshold": 0.1}})
+    with pytest.raises(ValidationError):
+        AnalyticsConfig.model_validate({"queue": {"typo": 1}})
+
+
+def test_from_site_takes_the_site_settings() -> None:
+    from hallwatch.config import load_site
+    from tests.conftest import EXAMPLE_SITE
+
+    site = load_site(EXAMPLE_SITE)
+    hall, camera = site.find_camera("cc-nanguan/cam1")
+    analyzer = CameraAnalyzer.from_site(site, camera)
+    assert analyzer.config == site.analytics and analyzer.camera_id == "cam1"
+
+
+def test_desk_threshold_is_lower_than_the_floor() -> None:
+    analyzer = CameraAnalyzer(CAMERA, PresenceConfig())
+    weak_officer = mock_detections([(100, 100, 300, 400), (50, 620, 150, 900)], [0.15, 0.15])
+    result = analyzer.update(weak_officer, 10.0, FRAME)
+    assert result.desks["w1"].state is DeskState.present  # 0.15 >= desk 0.12
+    assert result.zones == {"q1": 0, "ss": 0}              # 0.15 < floor 0.25
+    assert result.people == 1

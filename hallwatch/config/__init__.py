@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from hallwatch.config.analytics import PresenceConfig
+from hallwatch.config.analytics import AnalyticsConfig, PresenceConfig
 from hallwatch.config.base import Id, Point, Strict, field_path, load_yaml_model, unique
 from hallwatch.config.detector import DetectorConfig
 from hallwatch.config.geography import (
@@ -29,9 +29,9 @@ from hallwatch.config.ingest import IngestConfig
 from hallwatch.errors import ConfigError
 
 __all__ = [
-    "CameraConfig", "CityConfig", "DetectorConfig", "HallConfig", "HallFlow", "HallSize", "Id", "IngestConfig",
-    "Point", "PresenceConfig", "ProvinceConfig", "SiteConfig", "Strict", "WindowConfig", "ZoneConfig", "ZoneKind",
-    "field_path", "load_site", "load_yaml_model",
+    "AnalyticsConfig", "CameraConfig", "CityConfig", "DetectorConfig", "HallConfig", "HallFlow", "HallSize", "Id",
+    "IngestConfig", "Point", "PresenceConfig", "ProvinceConfig", "SiteConfig", "Strict", "WindowConfig", "ZoneConfig",
+    "ZoneKind", "field_path", "load_site", "load_yaml_model",
 ]
 
 
@@ -42,6 +42,7 @@ class SiteConfig(Strict):
     detector: DetectorConfig = DetectorConfig()
     ingest: IngestConfig = IngestConfig()
     presence: PresenceConfig = PresenceConfig()
+    analytics: AnalyticsConfig = AnalyticsConfig()
 
     @model_validator(mode="after")
     def _consistent(self) -> SiteConfig:

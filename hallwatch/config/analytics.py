@@ -1,8 +1,11 @@
-"""How analytics turns detections into desk states, queue counts, waits and events."""
+"""How analytics turns detections into desk states, queue counts, waits and events.
+
+`presence:` (the desk hysteresis) predates this section and stays where site files have it; every
+other analytics setting lives under `analytics:`. Times are seconds of capture time."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from hallwatch.config.base import Strict
 
@@ -10,3 +13,131 @@ from hallwatch.config.base import Strict
 class PresenceConfig(Strict):
     present_after_s: float = Field(default=0.0, ge=0.0, le=600.0, description="seen this long: present")
     absent_after_s: float = Field(default=4.0, ge=0.0, le=3600.0, description="unseen this long: absent")
+
+
+class ConfidenceConfig(Strict):
+    """Per-zone detection thresholds. The detector must report boxes down to the lowest of these
+    (`detector.confidence`), or the lower desk threshold has nothing to work with."""
+
+    floor: float = Field(default=0.25, gt=0.0, lt=1.0,
+                         description="least confidence of a person counted in a queue or self-service zone, "
+                                     "or outside every zone; a zone's own `confidence` overrides it")
+    desk: float = Field(default=0.12, gt=0.0, lt=1.0,
+                        description="least confidence of a person counted at a desk: lower than on the floor, "
+                                    "because the counter hides the officer's lower half")
+
+
+class TrackingConfig(Strict):
+    """ByteTrack (Roboflow `trackers`) tuned for about one analysed frame per second."""
+
+    track_confidence: float = Field(default=0.25, gt=0.0, lt=1.0,
+                                    description="detections at least this confident start tracks and are matched "
+                                                "first; weaker ones only continue existing tracks")
+    match_iou: float = Field(default=0.1, gt=0.0, lt=1.0,
+                             description="least overlap of a box with a track's predicted box to continue it")
+    lost_after_s: float = Field(default=10.0, gt=0.0, le=600.0,
+                                description="a track unseen this long ends (a later sighting is a new person)")
+    confirm_frames: int = Field(default=2, ge=1, le=10,
+                                description="consecutive frames before a new track gets an id")
+
+
+class DeskEvidenceConfig(Strict):
+    """Evidence from the desk zone's own pixels that keeps a still, half-hidden officer present
+    while the detector misses them. It never makes a desk present on its own."""
+
+    enabled: bool = Field(default=True, description="use zone evidence (needs frame features)")
+    patch_px: int = Field(default=32, ge=8, le=128, description="side of the desk zone thumbnail compared")
+    changed_threshold: float = Field(default=0.045, gt=0.0, lt=1.0,
+                                     description="mean absolute difference (0-1 grey) above which the zone "
+                                                 "differs from its learned empty-desk reference")
+    same_threshold: float = Field(default=0.03, gt=0.0, lt=1.0,
+                                  description="below this the zone still looks as when the officer was last "
+                                              "detected")
+    motion_threshold: float = Field(default=0.02, gt=0.0, lt=1.0,
+                                    description="frame-to-frame difference above which the zone moves")
+    min_visible: float = Field(default=0.3, gt=0.0, le=1.0,
+                               description="least share of the zone not covered by citizens' boxes for the "
+                                           "evidence to count")
+    empty_learn_after_s: float = Field(default=10.0, ge=0.0, le=3600.0,
+                                       description="absent, undetected and still this long before the zone "
+                                                   "is learned as the empty-desk reference")
+    empty_learn_rate: float = Field(default=0.1, gt=0.0, le=1.0,
+                                    description="weight of each new empty frame in the reference")
+    hold_max_s: float = Field(default=900.0, ge=0.0, le=86400.0,
+                              description="zone evidence keeps a desk present at most this long after the "
+                                          "last detection")
+
+
+class QueueConfig(Strict):
+    min_dwell_s: float = Field(default=2.0, ge=0.0, le=600.0,
+                               description="a tracked person counts in a queue or self-service zone after "
+                                           "standing in it this long (people passing through do not)")
+    smoothing_s: float = Field(default=3.0, ge=0.0, le=600.0,
+                               description="zone counts are the median over this many seconds of frames")
+
+
+class WaitConfig(Strict):
+    leave_after_s: float = Field(default=5.0, gt=0.0, le=600.0,
+                                 description="a person unseen in the queue this long has left it")
+    littles_window_s: float = Field(default=300.0, ge=60.0, le=3600.0,
+                                    description="Little's-law estimate over this many seconds up to the "
+                                                "minute's end")
+
+
+class ViewConfig(Strict):
+    """Obstructed and moved cameras, against a reference learned from the camera's own frames."""
+
+    enabled: bool = Field(default=True, description="check the view (needs frame features)")
+    dark_below: float = Field(default=0.06, ge=0.0, lt=1.0, description="mean grey (0-1) below which it is dark")
+    uniform_below: float = Field(default=0.025, ge=0.0, lt=1.0,
+                                 description="grey standard deviation below which the view is covered")
+    contrast_drop: float = Field(default=0.3, gt=0.0, lt=1.0,
+                                 description="covered too when contrast falls below this share of the reference")
+    sharpness_drop: float = Field(default=0.25, gt=0.0, lt=1.0,
+                                  description="out of focus when sharpness falls below this share of the "
+                                              "reference")
+    moved_below: float = Field(default=0.25, gt=-1.0, lt=1.0,
+                               description="moved (looks elsewhere) when the edge map's correlation with the "
+                                           "reference falls below this")
+    moved_shift: float = Field(default=0.025, gt=0.0, lt=0.5,
+                               description="moved when the scene is shifted against the reference by this share "
+                                           "of the frame's width or height")
+    learn_s: float = Field(default=30.0, ge=0.0, le=3600.0,
+                           description="the reference is learned over the first seconds of good view")
+    learn_rate: float = Field(default=0.02, gt=0.0, le=1.0,
+                              description="weight of each good frame in the reference after learning")
+
+
+class EventsConfig(Strict):
+    unstaffed_people: int = Field(default=1, ge=1, le=1000,
+                                  description="people waiting at an absent window's queue for it to be unstaffed")
+    unstaffed_after_s: float = Field(default=60.0, ge=0.0, le=86400.0,
+                                     description="...for this long")
+    queue_limit: int = Field(default=10, ge=1, le=1000,
+                             description="more people than this in a queue zone is over limit (a zone's "
+                                         "`limit` overrides it)")
+    queue_over_after_s: float = Field(default=60.0, ge=0.0, le=86400.0, description="...for this long")
+    wait_sla_s: float = Field(default=1200.0, gt=0.0, le=86400.0,
+                              description="someone waiting in a queue longer than this is over the SLA")
+    offline_after_s: float = Field(default=20.0, ge=0.0, le=86400.0,
+                                   description="no usable frame this long: camera offline")
+    view_after_s: float = Field(default=10.0, ge=0.0, le=86400.0,
+                                description="obstructed or moved this long: event")
+    clear_after_s: float = Field(default=10.0, ge=0.0, le=86400.0,
+                                 description="an event closes after its condition has been false this long")
+
+
+class AnalyticsConfig(Strict):
+    confidence: ConfidenceConfig = ConfidenceConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    desk: DeskEvidenceConfig = DeskEvidenceConfig()
+    queue: QueueConfig = QueueConfig()
+    wait: WaitConfig = WaitConfig()
+    view: ViewConfig = ViewConfig()
+    events: EventsConfig = EventsConfig()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AnalyticsConfig:
+        if self.desk.same_threshold > self.desk.changed_threshold:
+            raise ValueError("desk.same_threshold must not exceed desk.changed_threshold")
+        return self

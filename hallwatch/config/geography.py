@@ -49,16 +49,36 @@ class WindowConfig(Strict):
 class ZoneConfig(Strict):
     id: Id
     kind: ZoneKind
-    window: Id | None = Field(default=None, description="the window a desk zone belongs to")
+    window: Id | None = Field(default=None, description="the window a desk zone belongs to, or a queue zone serves")
+    windows: list[Id] = Field(default_factory=list, description="the windows a queue zone serves, when several")
     polygon: list[Point] = Field(min_length=3, description="vertices in [0,1] frame coordinates")
+    confidence: float | None = Field(default=None, gt=0.0, lt=1.0,
+                                     description="least detection confidence counted in this zone; default: "
+                                                 "analytics.confidence.desk or .floor")
+    limit: int | None = Field(default=None, ge=1, le=1000,
+                              description="a queue zone is over limit above this many people; default: "
+                                          "analytics.events.queue_limit")
 
     @model_validator(mode="after")
     def _window_matches_kind(self) -> ZoneConfig:
         if self.kind is ZoneKind.desk and self.window is None:
             raise ValueError("a desk zone needs `window`")
-        if self.kind is not ZoneKind.desk and self.window is not None:
-            raise ValueError(f"only desk zones name a window, not {self.kind.value} zones")
+        if self.kind is ZoneKind.self_service and self.window is not None:
+            raise ValueError("a self_service zone serves no window")
+        if self.windows and self.kind is not ZoneKind.queue:
+            raise ValueError("only queue zones list `windows`")
+        if self.windows and self.window is not None:
+            raise ValueError("say `window` or `windows`, not both")
+        if self.limit is not None and self.kind is not ZoneKind.queue:
+            raise ValueError("only queue zones have a `limit`")
         return self
+
+    @property
+    def served_windows(self) -> list[str]:
+        """The windows a queue zone names; empty: it serves every window on its camera."""
+        if self.kind is not ZoneKind.queue:
+            return []
+        return [self.window] if self.window is not None else list(self.windows)
 
     @field_validator("polygon")
     @classmethod
@@ -127,12 +147,13 @@ class HallConfig(Strict):
         unique("zones", [z.id for c in self.cameras for z in c.zones])
         windows = {w.id for w in self.windows}
         unique("desk zones' windows (one desk zone per window)",
-                [z.window for c in self.cameras for z in c.zones if z.window is not None])
+                [z.window for c in self.cameras for z in c.zones if z.kind is ZoneKind.desk and z.window])
         for camera in self.cameras:
             for zone in camera.zones:
-                if zone.window is not None and zone.window not in windows:
-                    raise ValueError(
-                        f"camera {camera.id} zone {zone.id}: window {zone.window!r} is not one of "
-                        f"this hall's windows {sorted(windows)}"
-                    )
+                for window in ([zone.window] if zone.window is not None else []) + zone.windows:
+                    if window not in windows:
+                        raise ValueError(
+                            f"camera {camera.id} zone {zone.id}: window {window!r} is not one of "
+                            f"this hall's windows {sorted(windows)}"
+                        )
         return self
