@@ -203,7 +203,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     site: SiteConfig = load_site(args.site)
     hall, camera = site.find_camera(args.camera)
     detector = load_detector(site.detector)
-    analyzer = CameraAnalyzer(camera, site.presence)
+    analyzer = CameraAnalyzer.from_site(site, camera)
     kinds = {z.id: z.kind for z in camera.zones}
     stop = threading.Event()
     for count, frame in enumerate(iter_frames(args.source, analysis_fps=camera.analysis_fps,

@@ -11,6 +11,8 @@ from hallwatch.db.samples import DeskSample, HealthSample, OfflineSpellSample, S
 from ingest.health import CameraHealth
 from ingest.reader import CameraReader, Frame
 from models import Detector
+from models.detections import Detections
+from models.scene import frame_features
 
 
 def utc(ts: float) -> datetime:
@@ -26,9 +28,9 @@ def result_samples(hall: HallConfig, camera: CameraConfig, result: CameraResult)
         for window, reading in result.desks.items()
     ]
     kinds = {z.id: z.kind.value for z in camera.zones if z.kind is not ZoneKind.desk}
-    rows += [
+    rows += [  # no zone row while the view is untrusted: a dead view is not "nobody waiting"
         ZoneSample(ts=ts, hall_id=hall.id, zone_id=zone, camera_id=camera.id, kind=kinds[zone], people=count)
-        for zone, count in result.zones.items()
+        for zone, count in result.zones.items() if count is not None
     ]
     return rows
 
@@ -51,7 +53,13 @@ def health_rows(key: tuple[str, str], reader: CameraReader, now: float) -> list[
     return rows
 
 
-
 def analyse_frame(detector: Detector, analyzer: CameraAnalyzer, frame: Frame) -> CameraResult:
     """The one path from a frame to a result, shared by the pipeline and `hallwatch analyze`."""
-    return analyzer.update(detector.detect(frame.image), frame.ts, frame.size)
+    return analyse_detections(analyzer, frame, detector.detect(frame.image))
+
+
+def analyse_detections(analyzer: CameraAnalyzer, frame: Frame, detections: Detections) -> CameraResult:
+    """A frame's result once its people are found (by one detector call, or a batch of them):
+    the detections plus the frame's own measurements (desk evidence, view checks)."""
+    features = frame_features(frame.image, analyzer.camera, patch_px=analyzer.config.desk.patch_px)
+    return analyzer.update(detections, frame.ts, frame.size, features)
