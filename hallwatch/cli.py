@@ -183,10 +183,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from hallwatch.demo import demo_login
     from hallwatch.service import EXAMPLE_SITE, run_service, simulator_process
 
     site_path = args.site or EXAMPLE_SITE
     site = load_site(site_path)
+    name, secret = demo_login(site, args.data_dir)
+    if secret is not None:
+        # The password stays in the file, not in the log: logs are shipped and kept.
+        log.info("log in as %r with the password in %s", name, secret)
     truth_dir = Path(tempfile.mkdtemp(prefix="hallwatch-truth-"))
     with simulator_process(site_path, truth_dir, args.seed):
         log.info("simulated cameras are up; open http://%s:%d", args.host, args.port)

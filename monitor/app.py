@@ -1,53 +1,54 @@
-"""The FastAPI application: health, the status API and the live status page."""
+"""The FastAPI application. Every module in `monitor/routes/` that defines `router` is included
+(and its optional `nav: list[NavItem]` joins the page header), so an area adds routes without
+editing this file."""
 
 from __future__ import annotations
 
+import importlib
 import logging
+import pkgutil
 from importlib import resources
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from psycopg_pool import ConnectionPool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import monitor.routes
 from hallwatch.config import SiteConfig
-from hallwatch.db.status import latest_samples
-from monitor.status import SiteStatus, site_status
+from monitor.deps import NavItem, is_api, templates
 
 log = logging.getLogger(__name__)
 
-_HERE = resources.files("monitor")
+
+def route_modules() -> list[str]:
+    return [f"monitor.routes.{m.name}" for m in sorted(pkgutil.iter_modules(monitor.routes.__path__),
+                                                       key=lambda m: m.name)]
 
 
 def create_app(site: SiteConfig, pool: ConnectionPool) -> FastAPI:
     app = FastAPI(title="hallwatch", version="0.1.0", description="Supervision of public service halls")
-    app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
-    templates = Jinja2Templates(directory=str(_HERE / "templates"))
+    app.state.site = site
+    app.state.pool = pool
+    app.mount("/static", StaticFiles(directory=str(resources.files("monitor") / "static")), name="static")
+    nav: list[NavItem] = []
+    for name in route_modules():
+        module = importlib.import_module(name)
+        router = getattr(module, "router", None)
+        if router is not None:
+            app.include_router(router)
+            nav.extend(getattr(module, "nav", []))
+    app.state.nav = sorted(nav, key=lambda item: (item.order, item.label))
 
-    def current_status() -> SiteStatus:
-        try:
-            with pool.connection(timeout=5.0) as conn:
-                return site_status(site, latest_samples(conn))
-        except Exception as exc:  # the page must say the database is down, not crash
-            log.warning("status unavailable: %s", type(exc).__name__)
-            raise HTTPException(status_code=503, detail="database unavailable") from None
-
-    @app.get("/healthz", tags=["ops"])
-    def read_health() -> dict[str, str]:
-        try:
-            with pool.connection(timeout=3.0) as conn:
-                conn.execute("SELECT 1")
-        except Exception:
-            raise HTTPException(status_code=503, detail="database unavailable") from None
-        return {"status": "ok"}
-
-    @app.get("/api/v1/status", tags=["status"])
-    def read_status() -> SiteStatus:
-        return current_status()
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def status_page(request: Request) -> HTMLResponse:
-        return templates.TemplateResponse(request, "status.html", {"status": current_status()})
+    @app.exception_handler(StarletteHTTPException)
+    async def page_errors(request: Request, exc: StarletteHTTPException) -> Response:
+        # Pages get a page; the API (and redirects) keep FastAPI's JSON `{"detail": ...}`.
+        if is_api(request) or exc.status_code < 400 or "text/html" not in request.headers.get("accept", ""):
+            return await http_exception_handler(request, exc)
+        return templates.TemplateResponse(request, "error.html", {"status": exc.status_code, "detail": exc.detail},
+                                          status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     return app
+

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -68,6 +69,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory, pg_server: str) -> Iterator[di
         base = f"http://127.0.0.1:{web_port}"
         try:
             wait_for_http(base + "/healthz", run)
+            headers = {"Authorization": f"Bearer {operator_token(site_path, env)}"}
             started = time.time()
             # `analyze` reads the same live camera as the pipeline, at the same time.
             analyze = subprocess.Popen(
@@ -79,7 +81,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory, pg_server: str) -> Iterator[di
             statuses = []
             while time.time() - started < RUN_SECONDS:
                 assert run.poll() is None, log_path.read_text()
-                statuses.append(httpx.get(base + "/api/v1/status", timeout=5).json())
+                statuses.append(httpx.get(base + "/api/v1/status", headers=headers, timeout=5).json())
                 time.sleep(5)
             out, err = analyze.communicate(timeout=120)
             analyzed = subprocess.CompletedProcess(analyze.args, analyze.returncode, out, err)
@@ -88,6 +90,18 @@ def e2e(tmp_path_factory: pytest.TempPathFactory, pg_server: str) -> Iterator[di
             run.wait(30)
         yield {"site": site_path, "truth": truth_dir, "dsn": dsn, "statuses": statuses, "analyze": analyzed,
                "log": log_path.read_text(), "returncode": run.returncode}
+
+
+def operator_token(site_path: Path, env: dict[str, str]) -> str:
+    """A center operator added and given an API token through the CLI, as an administrator would."""
+    cli = [sys.executable, "-m", "hallwatch", "users"]
+    added = subprocess.run([*cli, "add", "operator", "--role", "center_operator", "--scope", "province",
+                            "--site", str(site_path)], input="e2e-operator-pass\n", env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert added.returncode == 0, added.stderr
+    token = subprocess.run([*cli, "token", "operator"], env=env, capture_output=True, text=True, timeout=60)
+    assert token.returncode == 0, token.stderr
+    return token.stdout.strip().splitlines()[-1].split()[-1]
 
 
 def wait_for_http(url: str, proc: subprocess.Popen, timeout_s: float = 60) -> None:

@@ -1,5 +1,5 @@
 """The web app against a real database: the status API, and the status page in headless Chromium
-updating itself when new samples arrive."""
+updating itself when new samples arrive (after logging in)."""
 
 import threading
 from collections.abc import Iterator
@@ -15,6 +15,7 @@ from hallwatch.db.migrate import apply_migrations
 from hallwatch.db.samples import DeskSample, HealthSample, ZoneSample, insert_samples, sync_site
 from monitor.app import create_app
 from tests.conftest import ARTIFACTS, EXAMPLE_SITE, free_port
+from tests.test_auth import MIGRATIONS_UPTO, PASSWORD, add_user, api_client
 
 SITE = load_site(EXAMPLE_SITE)
 
@@ -22,9 +23,10 @@ SITE = load_site(EXAMPLE_SITE)
 @pytest.fixture
 def pool(fresh_dsn: str) -> Iterator[ConnectionPool]:
     with ConnectionPool(fresh_dsn, min_size=1, max_size=4) as pool:
-        apply_migrations(pool)
+        apply_migrations(pool, upto=MIGRATIONS_UPTO)
         with pool.connection() as conn:
             sync_site(conn, SITE)
+        add_user(pool, "operator", "center_operator")
         yield pool
 
 
@@ -45,7 +47,9 @@ def test_status_api(pool: ConnectionPool) -> None:
         ZoneSample(t, "cc-nanguan", "q1", "cam1", "queue", 3),
         HealthSample(t, "cc-nanguan", "cam1", "live", 10.0, t - timedelta(seconds=0.4), 0, None),
         HealthSample(t, "cc-nanguan", "cam2", "unauthorized", 0.0, None, 3, "401 Unauthorized"))
-    client = TestClient(create_app(SITE, pool))
+    app = create_app(SITE, pool)
+    assert TestClient(app).get("/api/v1/status").status_code == 401
+    client = api_client(app, "operator")
     assert client.get("/healthz").json() == {"status": "ok"}
     response = client.get("/api/v1/status")
     assert response.status_code == 200, response.text
@@ -117,6 +121,11 @@ def test_status_page_updates_itself(pool: ConnectionPool, served: str, browser) 
         HealthSample(t, "cc-chaoyang", "cam1", "live", 10.0, t, 0, None))
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(served)
+    assert "/login" in page.url
+    page.fill("input[name=name]", "operator")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(served + "/")
     window = page.locator('[data-window="cc-chaoyang/w1"]')
     assert window.locator(".state").inner_text() == "present"
     assert page.locator('[data-zone="cc-chaoyang/q1"] .count').inner_text() == "2"

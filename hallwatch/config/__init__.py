@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from hallwatch.config.analytics import AnalyticsConfig, PresenceConfig
+from hallwatch.config.auth import AuthConfig, RecordsConfig
 from hallwatch.config.base import Id, Point, Strict, field_path, load_yaml_model, unique
 from hallwatch.config.detector import DetectorConfig
 from hallwatch.config.geography import (
@@ -26,12 +27,14 @@ from hallwatch.config.geography import (
     ZoneKind,
 )
 from hallwatch.config.ingest import IngestConfig
+from hallwatch.config.scorecards import ScorecardConfig
 from hallwatch.errors import ConfigError
 
 __all__ = [
-    "AnalyticsConfig", "CameraConfig", "CityConfig", "DetectorConfig", "HallConfig", "HallFlow", "HallSize", "Id",
-    "IngestConfig", "Point", "PresenceConfig", "ProvinceConfig", "SiteConfig", "Strict", "WindowConfig", "ZoneConfig",
-    "ZoneKind", "field_path", "load_site", "load_yaml_model",
+    "AnalyticsConfig", "AuthConfig", "CameraConfig", "CityConfig", "DetectorConfig", "HallConfig", "HallFlow",
+    "HallSize", "Id", "IngestConfig", "Point", "PresenceConfig", "ProvinceConfig", "RecordsConfig",
+    "ScorecardConfig", "SiteConfig", "Strict", "WindowConfig", "ZoneConfig", "ZoneKind", "field_path", "load_site",
+    "load_yaml_model",
 ]
 
 
@@ -43,6 +46,9 @@ class SiteConfig(Strict):
     ingest: IngestConfig = IngestConfig()
     presence: PresenceConfig = PresenceConfig()
     analytics: AnalyticsConfig = AnalyticsConfig()
+    auth: AuthConfig = AuthConfig()
+    records: RecordsConfig = RecordsConfig()
+    scorecards: ScorecardConfig = ScorecardConfig()
 
     @model_validator(mode="after")
     def _consistent(self) -> SiteConfig:

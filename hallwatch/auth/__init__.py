@@ -1,0 +1,2 @@
+"""People and permissions: users, roles, geographic scopes, passwords, sessions, API tokens and the
+append-only audit log."""

@@ -1,0 +1,234 @@
+"""One RTSP connection per camera for the live wall, shared by every viewer, open only while
+someone watches.
+
+The reader thread demuxes the camera's H.264 without decoding and publishes every access unit to
+`packets` (a `Fanout`): WebRTC viewers get the camera's own bitstream. Decoding happens in the
+same thread only while something needs pictures (snapshot, MJPEG, the blurred stream), once per
+camera however many consume them. The connection closes `linger_s` after the last viewer leaves,
+so a page reload does not cost a reconnect."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import av
+import av.error
+import cv2
+import numpy as np
+
+from hallwatch.errors import StreamError
+from hallwatch.redact import redact_text, redact_url
+from monitor.live.fanout import AccessUnit, Fanout
+from monitor.live.h264 import NAL_IDR, NAL_SPS, browser_decodable, is_annexb, nal_types, sps_profile
+
+log = logging.getLogger(__name__)
+
+JPEG_QUALITY = 80
+
+
+@dataclass(frozen=True)
+class DecodedFrame:
+    seq: int
+    ts: float  # time.monotonic() of arrival
+    frame: av.VideoFrame
+
+    def bgr(self) -> np.ndarray:
+        return self.frame.to_ndarray(format="bgr24")
+
+
+class CameraSource:
+    """The shared reader of one camera."""
+
+    def __init__(self, name: str, url: str, *, open_timeout_s: float = 5.0, read_timeout_s: float = 3.0,
+                 linger_s: float = 5.0, reconnect_min_s: float = 0.5, reconnect_max_s: float = 10.0):
+        self.name = name
+        self._url = url
+        self.safe_url = redact_url(url)
+        self._timeouts = (open_timeout_s, read_timeout_s)
+        self._linger_s = linger_s
+        self._backoff = (reconnect_min_s, reconnect_max_s)
+        self.packets = Fanout(f"{name}:camera", on_change=lambda _count: self._ensure_running())
+        self._cond = threading.Condition()
+        self._frame_watchers = 0
+        self._latest: DecodedFrame | None = None
+        self._jpeg: tuple[int, bytes] | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = threading.Event()
+        self.state = "idle"  # idle | connecting | live | reconnecting | closed
+        self.error: str | None = None
+        self.profile_idc: int | None = None
+        self.fps: float | None = None  # as the stream declares it
+        self.connects = 0
+        self.units = 0
+
+    # -- demand ------------------------------------------------------------------------------------
+
+    @property
+    def demand(self) -> int:
+        return self.packets.count + self._frame_watchers
+
+    @property
+    def browser_decodable(self) -> bool | None:
+        """Whether browsers can decode the camera's own stream; None until the stream is seen."""
+        return None if self.profile_idc is None else browser_decodable(self.profile_idc)
+
+    @contextmanager
+    def watch_frames(self) -> Iterator[CameraSource]:
+        """Decode while inside; decoding is shared by every watcher of this camera."""
+        with self._cond:
+            self._frame_watchers += 1
+        self._ensure_running()
+        try:
+            yield self
+        finally:
+            with self._cond:
+                self._frame_watchers -= 1
+
+    def _ensure_running(self) -> None:
+        with self._cond:
+            if self._closed.is_set() or self.demand == 0:
+                return
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=f"live:{self.name}", daemon=True)
+                self._thread.start()
+
+    # -- decoded pictures ----------------------------------------------------------------------------
+
+    def wait_frame(self, after_seq: int = -1, timeout: float = 5.0) -> DecodedFrame | None:
+        """The newest decoded frame newer than `after_seq`; None on timeout. Call inside watch_frames()."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._latest is None or self._latest.seq <= after_seq:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._closed.is_set():
+                    return None
+                self._cond.wait(left)
+            return self._latest
+
+    def wait_jpeg(self, after_seq: int = -1, timeout: float = 5.0) -> tuple[int, bytes] | None:
+        """The newest frame as JPEG, encoded once per frame however many clients ask."""
+        frame = self.wait_frame(after_seq, timeout)
+        if frame is None:
+            return None
+        with self._cond:
+            if self._jpeg is not None and self._jpeg[0] == frame.seq:
+                return self._jpeg
+        ok, jpeg = cv2.imencode(".jpg", frame.bgr(), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        if not ok:
+            return None
+        with self._cond:
+            self._jpeg = (frame.seq, jpeg.tobytes())
+            return self._jpeg
+
+    # -- the reader thread ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._cond:
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout=self._timeouts[0] + self._timeouts[1] + 2.0)
+        self.packets.publish(None)
+        self.state = "closed"
+
+    def _should_stop(self, idle_since: float | None) -> bool:
+        """Under the lock: leave when closed, or idle past the linger time (then forget the thread)."""
+        if self._closed.is_set():
+            self._thread = None
+            return True
+        if self.demand == 0 and idle_since is not None and time.monotonic() - idle_since >= self._linger_s:
+            self._thread = None
+            return True
+        return False
+
+    def _run(self) -> None:
+        delay = self._backoff[0]
+        idle_since: float | None = None
+        while True:
+            with self._cond:
+                if self._should_stop(idle_since):
+                    break
+            self.state = "connecting" if self.connects == 0 else "reconnecting"
+            try:
+                idle_since = self._stream_once()
+                delay = self._backoff[0]
+            except (av.error.FFmpegError, OSError, EOFError, StreamError) as exc:
+                self.error = redact_text(f"{type(exc).__name__}: {exc}")
+                log.warning("%s: %s; reconnecting in %.1f s", self.name, self.error, delay)
+                if self._closed.wait(delay):
+                    continue
+                delay = min(delay * 2, self._backoff[1])
+                idle_since = None
+        self.state = "closed" if self._closed.is_set() else "idle"
+        log.info("%s: live source stopped (%d units)", self.name, self.units)
+
+    def _stream_once(self) -> float | None:
+        """Read until nobody watches for `linger_s` (returns when idleness began) or closed."""
+        options = {"rtsp_transport": "tcp", "timeout": str(int(self._timeouts[1] * 1e6)),
+                   "probesize": "32768", "analyzeduration": "0"}
+        container = av.open(self._url, options=options, timeout=self._timeouts)
+        try:
+            stream = container.streams.video[0]
+            if stream.codec_context.name != "h264":
+                raise StreamError(f"camera sends {stream.codec_context.name}, not H.264")
+            extradata = bytes(stream.codec_context.extradata or b"")
+            headers = extradata if is_annexb(extradata) else b""
+            rate = stream.guessed_rate or stream.average_rate
+            self.fps = float(rate) if rate and 0 < float(rate) <= 120 else None
+            if headers:
+                self.profile_idc = sps_profile(headers)
+            self.connects += 1
+            self.state, self.error = "live", None
+            log.info("%s: live source connected to %s", self.name, self.safe_url)
+            started = False  # a fresh connection starts at a keyframe
+            decoding = False
+            idle_since: float | None = None
+            for packet in container.demux(stream):
+                data = bytes(packet)
+                if not data:
+                    continue
+                types = nal_types(data)
+                key = NAL_IDR in types
+                if key and NAL_SPS not in types and headers:
+                    data = headers + data  # browsers need SPS/PPS in-band before each IDR
+                if key and self.profile_idc is None:
+                    self.profile_idc = sps_profile(data)
+                started = started or key
+                if not started:
+                    continue
+                now = time.monotonic()
+                self.units += 1
+                self.packets.publish(AccessUnit(data=data, key=key, ts=now, seq=self.units))
+                if self._frame_watchers > 0:
+                    decoding = decoding or key
+                    if decoding:
+                        self._decode(stream, packet, now)
+                else:
+                    decoding = False
+                with self._cond:
+                    if self.demand > 0:
+                        idle_since = None
+                    elif idle_since is None:
+                        idle_since = now
+                    if self._closed.is_set() or (idle_since is not None and now - idle_since >= self._linger_s):
+                        return idle_since
+            raise StreamError("the camera ended the stream")
+        finally:
+            container.close()
+
+    def _decode(self, stream: av.video.stream.VideoStream, packet: av.Packet, now: float) -> None:
+        try:
+            frames = stream.codec_context.decode(packet)
+        except av.error.FFmpegError as exc:
+            log.debug("%s: decode error %s", self.name, exc)
+            return
+        for frame in frames:
+            with self._cond:
+                self._latest = DecodedFrame(seq=self.units, ts=now, frame=frame)
+                self._cond.notify_all()

@@ -1,0 +1,183 @@
+"""Login and logout for the browser, bearer tokens for the API, users and the audit log for admins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from hallwatch.auth.audit import audit, audit_rows
+from hallwatch.auth.model import Role, Scope, ScopeError, User
+from hallwatch.auth.sessions import LoginRefused, create_session, create_token, end_session, login
+from hallwatch.auth.users import UserError, count_users, create_user, list_users, set_active
+from monitor.deps import SESSION_COOKIE, AuthDep, CurrentUser, DbConn, NavItem, require_roles, templates
+
+router = APIRouter()
+nav = [NavItem("Users", "/users", frozenset({Role.admin}), order=90),
+       NavItem("Audit", "/audit", frozenset({Role.admin}), order=91)]
+Admin = Annotated[User, Depends(require_roles(Role.admin))]
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _safe_next(target: str) -> str:
+    # Only same-site paths: never an open redirect to another host.
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+def login_page(request: Request, conn: DbConn, next: str = "/") -> HTMLResponse:
+    return templates.TemplateResponse(request, "login.html",
+                                      {"next": _safe_next(next), "no_users": count_users(conn) == 0})
+
+
+@router.post("/login", include_in_schema=False)
+def login_submit(request: Request, conn: DbConn, config: AuthDep, name: Annotated[str, Form(max_length=64)],
+                 password: Annotated[str, Form(max_length=1024)], next: Annotated[str, Form()] = "/") -> Response:
+    try:
+        user = login(conn, name=name, password=password, client=_client(request), config=config)
+    except LoginRefused as exc:
+        audit(conn, user=None, action="auth.login_failed", subject=f"user/{name}",
+              details={"client": _client(request), "locked": exc.locked})
+        conn.commit()  # the failure counts toward the lockout although the request fails
+        return templates.TemplateResponse(request, "login.html",
+                                          {"next": _safe_next(next), "error": str(exc), "name": name},
+                                          status_code=429 if exc.locked else 401)
+    session = create_session(conn, user=user, config=config)
+    audit(conn, user=user, action="auth.login", subject=f"user/{user.id}", details={"client": _client(request)})
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(SESSION_COOKIE, session.token, max_age=int(config.session_hours * 3600), httponly=True,
+                        samesite="lax", secure=config.secure_cookies, path="/")
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+def logout(request: Request, conn: DbConn, user: CurrentUser) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        end_session(conn, token)
+    audit(conn, user=user, action="auth.logout", subject=f"user/{user.id}", details={})
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+class TokenRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+    label: str = Field(default="", max_length=100)
+    days: float | None = Field(default=None, gt=0, le=3650)
+
+
+class TokenPublic(BaseModel):
+    token: str
+    token_type: str = "bearer"
+    user: str
+    role: Role
+    scope: str
+
+
+@router.post("/api/v1/auth/token", tags=["auth"], responses={401: {}, 429: {}})
+def issue_token(request: Request, body: TokenRequest, conn: DbConn, config: AuthDep) -> TokenPublic:
+    """Exchange a name and password for a bearer token (`Authorization: Bearer <token>`)."""
+    try:
+        user = login(conn, name=body.name, password=body.password, client=_client(request), config=config)
+    except LoginRefused as exc:
+        audit(conn, user=None, action="auth.token_failed", subject=f"user/{body.name}",
+              details={"client": _client(request), "locked": exc.locked})
+        conn.commit()
+        raise HTTPException(status_code=429 if exc.locked else 401, detail=str(exc)) from None
+    token = create_token(conn, user=user, label=body.label, config=config, days=body.days)
+    audit(conn, user=user, action="auth.token_issued", subject=f"user/{user.id}", details={"label": body.label})
+    return TokenPublic(token=token, user=user.name, role=user.role, scope=user.scope.path)
+
+
+class UserPublic(BaseModel):
+    id: int
+    name: str
+    role: Role
+    scope: str
+    active: bool
+
+    @classmethod
+    def of(cls, user: User) -> UserPublic:
+        return cls(id=user.id, name=user.name, role=user.role, scope=user.scope.path, active=user.active)
+
+
+class UserCreate(BaseModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+    role: Role
+    scope: str = Field(pattern=r"^(province|city/[a-z0-9][a-z0-9_-]{0,62}|hall/[a-z0-9][a-z0-9_-]{0,62})$",
+                       description="province, city/<city_id> or hall/<hall_id>")
+    password: str = Field(min_length=8, max_length=1024)
+
+
+@router.get("/api/v1/me", tags=["auth"])
+def read_me(user: CurrentUser) -> UserPublic:
+    return UserPublic.of(user)
+
+
+@router.get("/api/v1/users", tags=["auth"])
+def read_users(conn: DbConn, admin: Admin) -> list[UserPublic]:
+    return [UserPublic.of(u) for u in list_users(conn)]
+
+
+@router.post("/api/v1/users", tags=["auth"], status_code=201, responses={409: {}})
+def create_user_api(body: UserCreate, conn: DbConn, admin: Admin) -> UserPublic:
+    try:
+        user = create_user(conn, name=body.name, role=body.role, scope=Scope.parse(body.scope),
+                           password=body.password)
+    except (UserError, ScopeError) as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    audit(conn, user=admin, action="user.create", subject=f"user/{user.id}",
+          details={"name": user.name, "role": user.role.value, "scope": user.scope.path})
+    return UserPublic.of(user)
+
+
+@router.post("/api/v1/users/{name}/disable", tags=["auth"], responses={404: {}})
+def disable_user_api(name: Annotated[str, PathParam(max_length=64)], conn: DbConn, admin: Admin) -> UserPublic:
+    try:
+        user = set_active(conn, name=name, active=False)
+    except UserError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    audit(conn, user=admin, action="user.disable", subject=f"user/{user.id}", details={"name": name})
+    return UserPublic.of(user)
+
+
+class AuditPublic(BaseModel):
+    id: int
+    at: datetime
+    user_id: int | None
+    user_name: str | None
+    action: str
+    subject: str
+    details: dict[str, Any]
+
+
+@router.get("/api/v1/audit", tags=["auth"])
+def read_audit(conn: DbConn, admin: Admin, subject: Annotated[str | None, Query(max_length=200)] = None,
+               action: Annotated[str | None, Query(max_length=100)] = None,
+               limit: Annotated[int, Query(ge=1, le=500)] = 100,
+               offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[AuditPublic]:
+    return [AuditPublic(**row) for row in audit_rows(conn, subject=subject, action=action, limit=limit,
+                                                        offset=offset)]
+
+
+@router.get("/users", response_class=HTMLResponse, include_in_schema=False)
+def users_page(request: Request, conn: DbConn, admin: Admin) -> HTMLResponse:
+    return templates.TemplateResponse(request, "users.html", {"users": list_users(conn)})
+
+
+@router.get("/audit", response_class=HTMLResponse, include_in_schema=False)
+def audit_page(request: Request, conn: DbConn, admin: Admin,
+               subject: Annotated[str | None, Query(max_length=200)] = None,
+               offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> HTMLResponse:
+    rows = audit_rows(conn, subject=subject or None, limit=100, offset=offset)
+    return templates.TemplateResponse(request, "audit.html", {"rows": rows, "subject": subject or "",
+                                                              "offset": offset})

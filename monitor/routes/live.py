@@ -1,0 +1,171 @@
+"""The live video wall: the page, WebRTC signalling, snapshot and MJPEG fallback. A user sees the
+cameras inside their scope; roles outside `hallwatch.auth.model.ROLES_SEEING_FACES` get
+face-blurred video and pictures. Each view of unblurred video is audited."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+
+from hallwatch.auth.audit import audit
+from hallwatch.auth.model import User
+from monitor.deps import CurrentUser, DbConn, NavItem, templates
+from monitor.live import BadOffer, LiveWall, UnknownCamera
+from monitor.live.wall import LiveCamera
+
+log = logging.getLogger(__name__)
+
+MJPEG_BOUNDARY = "hallwatch-frame"
+PICTURE_TIMEOUT_S = 8.0  # open + first keyframe + decode, with margin
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    wall: LiveWall | None = getattr(app.state, "live_wall", None)
+    if wall is not None:
+        await wall.close()
+
+
+router = APIRouter(lifespan=lifespan)
+nav = [NavItem("Live wall", "/live", order=10)]
+
+
+def live_wall(request: Request) -> LiveWall:
+    """The app's wall, made on first use; the pipeline's `app.state.overlay_hub` feeds its overlays."""
+    state = request.app.state
+    wall: LiveWall | None = getattr(state, "live_wall", None)
+    if wall is None:
+        wall = state.live_wall = LiveWall(state.site, pool=state.pool, overlay=getattr(state, "overlay_hub", None))
+    return wall
+
+
+WallDep = Annotated[LiveWall, Depends(live_wall)]
+HallId = Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+CameraId = Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+
+
+class LiveCameraPublic(BaseModel):
+    key: str
+    hall: str
+    hall_name: str
+    city: str
+    camera: str
+    name: str
+    zones: list[dict[str, Any]]
+
+
+class LiveCamerasPublic(BaseModel):
+    data: list[LiveCameraPublic]
+    count: int
+    faces: bool = Field(description="whether this user sees faces unblurred")
+
+
+class OfferCreate(BaseModel):
+    sdp: str = Field(min_length=10, max_length=20_000)
+    type: str = Field(pattern="^offer$")
+
+
+class AnswerPublic(BaseModel):
+    sdp: str
+    type: str
+    blurred: bool
+
+
+def _visible(wall: LiveWall, user: User) -> list[LiveCamera]:
+    return [c for c in wall.cameras() if user.scope.allows(c.hall_id, c.city_id)]
+
+
+def _camera(wall: LiveWall, user: User, hall_id: str, camera_id: str) -> LiveCamera:
+    try:
+        camera = wall.camera(hall_id, camera_id)
+    except UnknownCamera:
+        raise HTTPException(status_code=404, detail="no such camera") from None
+    if not user.scope.allows(camera.hall_id, camera.city_id):
+        raise HTTPException(status_code=404, detail="no such camera")  # out of scope looks like absent
+    return camera
+
+
+@router.get("/live", response_class=HTMLResponse, include_in_schema=False)
+def live_page(request: Request, user: CurrentUser, wall: WallDep) -> HTMLResponse:
+    cameras = [c.public() for c in _visible(wall, user)]
+    return templates.TemplateResponse(request, "live.html", {"cameras": cameras, "faces": user.sees_faces})
+
+
+@router.get("/api/v1/live/cameras", tags=["live"])
+def read_live_cameras(user: CurrentUser, wall: WallDep) -> LiveCamerasPublic:
+    data = [LiveCameraPublic(**c.public()) for c in _visible(wall, user)]
+    return LiveCamerasPublic(data=data, count=len(data), faces=user.sees_faces)
+
+
+@router.post("/api/v1/live/{hall_id}/{camera_id}/offer", tags=["live"])
+async def create_live_answer(hall_id: HallId, camera_id: CameraId, offer: OfferCreate, user: CurrentUser,
+                             conn: DbConn, wall: WallDep) -> AnswerPublic:
+    """WebRTC signalling in one exchange: the browser's offer in, the server's answer (all ICE
+    candidates included) out. Video is H.264, receive-only; a data channel named `overlay` gets
+    the camera's zones and live analytics."""
+    camera = _camera(wall, user, hall_id, camera_id)
+    try:
+        answer = await wall.answer(camera.hall_id, camera.camera_id, offer.sdp, faces=user.sees_faces)
+    except BadOffer as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+    if user.sees_faces:
+        audit(conn, user=user, action="live.view", subject=f"camera/{camera.key}", details={"stream": "webrtc"})
+    return AnswerPublic(sdp=answer.sdp, type=answer.type, blurred=not user.sees_faces)
+
+
+@router.get("/api/v1/live/{hall_id}/{camera_id}/snapshot.jpg", tags=["live"],
+            responses={200: {"content": {"image/jpeg": {}}}}, response_class=Response)
+async def read_live_snapshot(hall_id: HallId, camera_id: CameraId, user: CurrentUser, conn: DbConn,
+                             wall: WallDep) -> Response:
+    """The camera's newest frame as JPEG (face-blurred unless the role may see faces)."""
+    camera = _camera(wall, user, hall_id, camera_id)
+    source = wall.source(camera.hall_id, camera.camera_id)
+
+    def take() -> tuple[int, bytes] | None:
+        with source.watch_frames():
+            return wall.picture(camera.hall_id, camera.camera_id, faces=user.sees_faces, timeout=PICTURE_TIMEOUT_S)
+
+    picture = await asyncio.to_thread(take)
+    if picture is None:
+        raise HTTPException(status_code=503, detail=f"camera {camera.key} sends no pictures")
+    if user.sees_faces:
+        audit(conn, user=user, action="live.snapshot", subject=f"camera/{camera.key}", details={})
+    return Response(picture[1], media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/api/v1/live/{hall_id}/{camera_id}/mjpeg", tags=["live"],
+            responses={200: {"content": {f"multipart/x-mixed-replace; boundary={MJPEG_BOUNDARY}": {}}}},
+            response_class=StreamingResponse)
+async def read_live_mjpeg(request: Request, hall_id: HallId, camera_id: CameraId, user: CurrentUser,
+                          conn: DbConn, wall: WallDep) -> StreamingResponse:
+    """Motion JPEG for browsers or networks where WebRTC does not get through. Decoding and JPEG
+    encoding happen once per camera and frame, shared by every MJPEG client of the camera."""
+    camera = _camera(wall, user, hall_id, camera_id)
+    source = wall.source(camera.hall_id, camera.camera_id)
+    faces = user.sees_faces
+    if faces:
+        audit(conn, user=user, action="live.view", subject=f"camera/{camera.key}", details={"stream": "mjpeg"})
+
+    async def parts() -> AsyncIterator[bytes]:
+        with source.watch_frames():
+            seq = -1
+            while not await request.is_disconnected():
+                picture = await asyncio.to_thread(wall.picture, camera.hall_id, camera.camera_id, faces=faces,
+                                                  after_seq=seq, timeout=PICTURE_TIMEOUT_S)
+                if picture is None:
+                    break  # the camera stopped: the client's <img> shows the last frame and can retry
+                seq, jpeg = picture
+                yield (f"--{MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+                       .encode() + jpeg + b"\r\n")
+
+    return StreamingResponse(parts(), media_type=f"multipart/x-mixed-replace; boundary={MJPEG_BOUNDARY}",
+                             headers={"Cache-Control": "no-store"})
