@@ -21,14 +21,12 @@ from tests.conftest import EXAMPLE_SITE
 
 SITE = load_site(EXAMPLE_SITE)
 PASSWORD = "correct horse battery"
-# Only the migrations these records need (001-019), so another area's half-written migration cannot break them.
-MIGRATIONS_UPTO = 19
 
 
 @pytest.fixture
 def pool(fresh_dsn: str) -> Iterator[ConnectionPool]:
     with ConnectionPool(fresh_dsn, min_size=1, max_size=6) as pool:
-        apply_migrations(pool, upto=MIGRATIONS_UPTO)
+        apply_migrations(pool)
         with pool.connection() as conn:
             sync_site(conn, SITE)
         yield pool

@@ -30,7 +30,6 @@ from monitor.live.h264 import browser_decodable, nal_types, sps_profile
 from tests.conftest import free_port, site_with_port, write_site
 
 PASSWORD = "correct horse battery"
-MIGRATIONS_UPTO = 19  # geography, timeseries and auth: what the wall needs
 FRAME_TICKS = 9000    # 90 kHz RTP clock at the simulator's 10 fps
 CAMERA = ("cc-nanguan", "cam1")
 
@@ -162,7 +161,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SiteConfig]:
 @pytest.fixture
 def pool(fresh_dsn: str, site: SiteConfig) -> Iterator[ConnectionPool]:
     with ConnectionPool(fresh_dsn, min_size=1, max_size=6) as pool:
-        apply_migrations(pool, upto=MIGRATIONS_UPTO)
+        apply_migrations(pool)
         with pool.connection() as conn:
             sync_site(conn, site)
         for name, role, scope in [("operator", Role.center_operator, "province"),

@@ -30,7 +30,7 @@ PROVINCE = Scope("province")
 @pytest.fixture
 def conn(fresh_dsn: str) -> Iterator[psycopg.Connection]:
     with ConnectionPool(fresh_dsn, min_size=1, max_size=2) as pool:
-        apply_migrations(pool, upto=39)  # TEMP: 040 is being written
+        apply_migrations(pool)
         with pool.connection() as c:
             sync_site(c, SITE)
             yield c

@@ -41,13 +41,7 @@ def conn(fresh_dsn: str) -> Iterator[psycopg.Connection]:
 
 
 def migrate(pool: ConnectionPool) -> None:
-    """All migrations. TEMP: 040 (the lead's, in progress) does not apply yet, so up to 039 plus its
-    wait_sample table as 040 defines it; becomes `apply_migrations(pool)` once 040 applies."""
-    apply_migrations(pool, upto=39)
-    with pool.connection() as c:
-        c.execute("""CREATE TABLE wait_sample (ts timestamptz NOT NULL, hall_id text NOT NULL, zone_id text NOT NULL,
-  camera_id text NOT NULL, served smallint NOT NULL, dwell_p50_s real, dwell_p90_s real, littles_s real,
-  mean_queue real, PRIMARY KEY (hall_id, zone_id, ts))""")
+    apply_migrations(pool)
 
 
 def complaint(conn: psycopg.Connection, hall: str, window: str | None, received: datetime, *, status: str,

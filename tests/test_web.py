@@ -15,7 +15,7 @@ from hallwatch.db.migrate import apply_migrations
 from hallwatch.db.samples import DeskSample, HealthSample, ZoneSample, insert_samples, sync_site
 from monitor.app import create_app
 from tests.conftest import ARTIFACTS, EXAMPLE_SITE, free_port
-from tests.test_auth import MIGRATIONS_UPTO, PASSWORD, add_user, api_client
+from tests.test_auth import PASSWORD, add_user, api_client
 
 SITE = load_site(EXAMPLE_SITE)
 
@@ -23,7 +23,7 @@ SITE = load_site(EXAMPLE_SITE)
 @pytest.fixture
 def pool(fresh_dsn: str) -> Iterator[ConnectionPool]:
     with ConnectionPool(fresh_dsn, min_size=1, max_size=4) as pool:
-        apply_migrations(pool, upto=MIGRATIONS_UPTO)
+        apply_migrations(pool)
         with pool.connection() as conn:
             sync_site(conn, SITE)
         add_user(pool, "operator", "center_operator")
