@@ -201,13 +201,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from analytics.camera import CameraAnalyzer
+    from hallwatch.pipeline import camera_detector
     from hallwatch.results import analyse_frame
     from ingest.sources import iter_frames
     from models import load_detector
 
     site: SiteConfig = load_site(args.site)
     hall, camera = site.find_camera(args.camera)
-    detector = load_detector(site.detector)
+    detector = camera_detector(load_detector(site.detector), camera, site.detector)  # as the pipeline does
     analyzer = CameraAnalyzer.from_site(site, camera)
     kinds = {z.id: z.kind for z in camera.zones}
     stop = threading.Event()

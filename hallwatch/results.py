@@ -3,11 +3,23 @@ and `hallwatch analyze` share these, so a frame gives the same answer on every p
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+
+import numpy as np
 
 from analytics.camera import CameraAnalyzer, CameraResult
 from hallwatch.config import CameraConfig, HallConfig, ZoneKind
-from hallwatch.db.samples import DeskSample, HealthSample, OfflineSpellSample, Sample, ZoneSample
+from hallwatch.db.samples import (
+    DeskSample,
+    EventCloseSample,
+    EventOpenSample,
+    HealthSample,
+    OfflineSpellSample,
+    Sample,
+    WaitSample,
+    ZoneSample,
+)
 from ingest.health import CameraHealth
 from ingest.reader import CameraReader, Frame
 from models import Detector
@@ -32,6 +44,21 @@ def result_samples(hall: HallConfig, camera: CameraConfig, result: CameraResult)
         ZoneSample(ts=ts, hall_id=hall.id, zone_id=zone, camera_id=camera.id, kind=kinds[zone], people=count)
         for zone, count in result.zones.items() if count is not None
     ]
+    rows += [
+        WaitSample(ts=utc(m.minute_start), hall_id=hall.id, zone_id=m.zone_id, camera_id=camera.id, served=m.served,
+                   dwell_p50_s=m.dwell_p50_s, dwell_p90_s=m.dwell_p90_s, littles_s=m.littles_s,
+                   mean_queue=m.mean_queue)
+        for m in result.waits
+    ]
+    for change in result.events:
+        event = change.event
+        if change.action == "opened":
+            rows.append(EventOpenSample(ts=utc(event.started_at), hall_id=hall.id, camera_id=camera.id,
+                                        kind=event.kind.value, subject=event.subject,
+                                        details=json.dumps(event.details, sort_keys=True, default=str)))
+        elif event.ended_at is not None:
+            rows.append(EventCloseSample(ts=utc(event.started_at), hall_id=hall.id, kind=event.kind.value,
+                                         subject=event.subject, ended_at=utc(event.ended_at)))
     return rows
 
 
@@ -39,7 +66,8 @@ def health_sample(hall_id: str, camera_id: str, health: CameraHealth, ts: float)
     return HealthSample(
         ts=utc(ts), hall_id=hall_id, camera_id=camera_id, state=health.state.value, fps=health.fps,
         last_frame_at=utc(health.last_frame_at) if health.last_frame_at is not None else None,
-        reconnects=health.reconnects, error=health.error,
+        reconnects=health.reconnects, error=health.error, decode_mode=health.decode_mode.value,
+        decode_errors=health.rejected_packets, corrupt_frames=health.corrupt_frames,
     )
 
 
@@ -55,11 +83,13 @@ def health_rows(key: tuple[str, str], reader: CameraReader, now: float) -> list[
 
 def analyse_frame(detector: Detector, analyzer: CameraAnalyzer, frame: Frame) -> CameraResult:
     """The one path from a frame to a result, shared by the pipeline and `hallwatch analyze`."""
-    return analyse_detections(analyzer, frame, detector.detect(frame.image))
+    return analyse(analyzer, detector.detect(frame.image), frame.ts, frame.size, frame.image)
 
 
-def analyse_detections(analyzer: CameraAnalyzer, frame: Frame, detections: Detections) -> CameraResult:
-    """A frame's result once its people are found (by one detector call, or a batch of them):
-    the detections plus the frame's own measurements (desk evidence, view checks)."""
-    features = frame_features(frame.image, analyzer.camera, patch_px=analyzer.config.desk.patch_px)
-    return analyzer.update(detections, frame.ts, frame.size, features)
+def analyse(analyzer: CameraAnalyzer, detections: Detections, ts: float, size: tuple[int, int],
+            image: np.ndarray) -> CameraResult:
+    """A frame's result once its people are found: the detections plus the frame's own
+    measurements (desk evidence, view checks), taken from `image`, the BGR frame or its brightness
+    plane. A camera's frames must all come as one or the other: its learned references compare them."""
+    features = frame_features(image, analyzer.camera, patch_px=analyzer.config.desk.patch_px)
+    return analyzer.update(detections, ts, size, features)

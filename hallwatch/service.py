@@ -16,7 +16,7 @@ from pathlib import Path
 
 import uvicorn
 
-from hallwatch.config import SiteConfig
+from hallwatch.config import DetectorConfig, SiteConfig
 from hallwatch.db import Database, open_database
 from hallwatch.db.samples import sync_site
 from hallwatch.db.server import default_data_dir
@@ -37,9 +37,16 @@ def sample_writer(db: Database, data_dir: Path | None) -> SampleWriter:
     return SampleWriter(db.pool, spool_dir=(data_dir or default_data_dir()) / "spool").start()
 
 
+def web_detector_config(config: DetectorConfig) -> DetectorConfig:
+    """Beside the web app the detector leaves a core free (when `threads` is 0 and there are several)."""
+    if config.threads:
+        return config
+    return config.model_copy(update={"threads": max(1, (os.cpu_count() or 1) - 1)})
+
+
 def run_service(site: SiteConfig, *, host: str, port: int, data_dir: Path | None, analyse: bool = True) -> None:
     """The web app, and unless `analyse` is off (when workers analyse the cameras), the pipeline."""
-    detector = load_detector(site.detector)  # fail fast on a bad model, before anything starts
+    detector = load_detector(web_detector_config(site.detector))  # fail fast on a bad model, before anything starts
     with open_database(data_dir=data_dir) as db:
         log.info("database: %s", db.safe_dsn)
         with db.pool.connection() as conn:

@@ -81,6 +81,8 @@ class StreamDecoder:
         self.mode = DecodeMode.full
         self.decoded = 0  # frames the decoder produced, corrupt ones included
         self.errors = 0   # packets rejected plus corrupt frames dropped
+        self.rejected = 0  # packets the decoder refused
+        self.corrupt = 0   # frames the decoder marked corrupt (dropped)
         self.last_error: str | None = None
         self._clock_is_pts: bool | None = None  # decided at the first keyframe
         codec.skip_frame = "DEFAULT"
@@ -94,12 +96,14 @@ class StreamDecoder:
             frames = self._codec.decode(packet)
         except (av.error.FFmpegError, ValueError) as exc:  # corrupt data: skip this packet, keep going
             self.errors += 1
+            self.rejected += 1
             self.last_error = f"{type(exc).__name__}: {exc}"
             return []
         self.decoded += len(frames)
         good = [frame for frame in frames if not frame.is_corrupt]
         if len(good) < len(frames):
             self.errors += len(frames) - len(good)
+            self.corrupt += len(frames) - len(good)
             self.last_error = "the decoder marked a frame corrupt"
         return good
 

@@ -35,6 +35,16 @@ class OfflineSpell:
 
 
 @dataclass(frozen=True)
+class StateChange:
+    """The reader's state changed: at `ts` (unix seconds) from `previous` to `state`."""
+
+    ts: float
+    previous: CameraState
+    state: CameraState
+    error: str | None  # why, credentials masked; None when it went live
+
+
+@dataclass(frozen=True)
 class CameraHealth:
     state: CameraState
     fps: float                   # frames the camera sent per second, over the last few seconds
@@ -50,6 +60,9 @@ class CameraHealth:
     frames_decoded: int = 0       # frames the decoder produced
     decode_errors: int = 0        # packets the decoder rejected plus frames it marked corrupt (dropped)
     stalls: int = 0               # times the watchdog found an open stream without frames
+    rejected_packets: int = 0     # of decode_errors: packets the decoder refused
+    corrupt_frames: int = 0       # of decode_errors: frames the decoder marked corrupt
+    lag_s: float = 0.0            # how far behind live the newest frame arrived (see Frame.lag_s)
 
     @property
     def healthy(self) -> bool:

@@ -35,13 +35,14 @@ from hallwatch.config import CameraConfig, IngestConfig
 from hallwatch.errors import StreamError, StreamStalled
 from hallwatch.redact import redact_text, redact_url
 from ingest.decode import StreamDecoder
-from ingest.health import CameraHealth, CameraState, DecodeMode, OfflineSpell
+from ingest.health import CameraHealth, CameraState, DecodeMode, OfflineSpell, StateChange
 
 log = logging.getLogger(__name__)
 
 RATE_WINDOW_S = 5.0        # fps is measured over this many seconds
 RATE_SAMPLES = 256         # timestamps kept for the rates (25 fps x 5 s fits)
 SPELL_HISTORY = 256        # finished offline spells kept until take_spells()
+TRANSITION_HISTORY = 256   # state changes kept until take_transitions()
 WATCHDOG_TICK_S = 0.2
 STUCK_GRACE_S = 2.0        # beyond every FFmpeg bound, before a reader thread counts as stuck
 MAX_ABANDONED = 2          # stuck threads per camera that may still be alive before no new one starts
@@ -53,10 +54,42 @@ class Frame:
     image: np.ndarray  # HxWx3 uint8 BGR
     ts: float          # capture time, unix seconds (when the frame was decoded here)
     seq: int           # increases by one per decoded frame
+    lag_s: float = 0.0  # how far behind live it arrived: see RawFrame.lag_s
 
     @property
     def size(self) -> tuple[int, int]:
         return self.image.shape[1], self.image.shape[0]
+
+
+_LUMA_FORMATS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21",
+                           "gray"})
+
+
+@dataclass(frozen=True)
+class RawFrame:
+    """The newest frame as decoded, before any colour conversion: enough to tell whether it changed
+    (`luma`) without paying for BGR; `CameraReader.convert` makes the BGR `Frame`."""
+
+    frame: av.VideoFrame
+    ts: float
+    seq: int
+    # Seconds the frame arrived later than the earliest-arriving frame of its session, by the stream's
+    # own timestamps: 0 while the reader keeps up with the camera, growing when it falls behind
+    # (a backlog in the socket). Camera clock drift adds ~0.1 s per 1,000 s of one session.
+    lag_s: float = 0.0
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.frame.width, self.frame.height
+
+    def luma(self, step: int = 1) -> np.ndarray:
+        """The brightness plane (HxW uint8), every `step`-th pixel each way; a view when it can be."""
+        frame = self.frame
+        if frame.format.name in _LUMA_FORMATS:
+            plane = frame.planes[0]
+            rows = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(-1, plane.line_size)
+            return rows[: frame.height : step, : frame.width : step]
+        return frame.to_ndarray(format="gray")[::step, ::step]
 
 
 class NoVideoStream(StreamError):
@@ -111,6 +144,7 @@ class _Worker:
     thread: threading.Thread = field(init=False)
     beat: float | None = None          # monotonic time the thread last came back from FFmpeg; None when idle
     connected_at: float | None = None  # monotonic time the current stream opened; None when not open
+    min_offset: float | None = None    # smallest (arrival - stream time) of this session's frames
 
 
 class CameraReader:
@@ -130,7 +164,7 @@ class CameraReader:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         # the newest frame
-        self._latest: tuple[av.VideoFrame, float, int] | None = None
+        self._latest: RawFrame | None = None
         self._converted: Frame | None = None
         self._seq = 0
         # health
@@ -151,6 +185,10 @@ class CameraReader:
         self._offline_since: float | None = None
         self._outage_cause: CameraState | None = None
         self._spells: deque[OfflineSpell] = deque(maxlen=SPELL_HISTORY)
+        self._transitions: deque[StateChange] = deque(maxlen=TRANSITION_HISTORY)
+        self._rejected_packets = 0
+        self._corrupt_frames = 0
+        self._lag_s = 0.0
         # threads
         self._generation = 0
         self._worker = self._new_worker()
@@ -200,18 +238,26 @@ class CameraReader:
         """The newest frame, or None before the first one (or when it is older than `max_age_s`).
         Conversion to BGR happens here, once per frame, so frames that analysis never looks at are
         never converted."""
+        raw = self.latest_raw(max_age_s)
+        return None if raw is None else self.convert(raw)
+
+    def latest_raw(self, max_age_s: float | None = None) -> RawFrame | None:
+        """The newest frame without colour conversion, or None (as `latest`)."""
         with self._lock:
-            latest, converted = self._latest, self._converted
-        if latest is None:
+            raw = self._latest
+        if raw is None or (max_age_s is not None and self._clock() - raw.ts > max_age_s):
             return None
-        frame, ts, seq = latest
-        if max_age_s is not None and self._clock() - ts > max_age_s:
-            return None
-        if converted is not None and converted.seq == seq:
+        return raw
+
+    def convert(self, raw: RawFrame) -> Frame:
+        """The BGR frame of `raw`, converted once however often it is asked for."""
+        with self._lock:
+            converted = self._converted
+        if converted is not None and converted.seq == raw.seq:
             return converted
-        converted = Frame(image=frame.to_ndarray(format="bgr24"), ts=ts, seq=seq)
+        converted = Frame(image=raw.frame.to_ndarray(format="bgr24"), ts=raw.ts, seq=raw.seq, lag_s=raw.lag_s)
         with self._lock:
-            if self._latest is not None and self._latest[2] == seq:
+            if self._latest is not None and self._latest.seq == raw.seq:
                 self._converted = converted
         return converted
 
@@ -228,7 +274,16 @@ class CameraReader:
                 decode_mode=self._decode_mode, keyframe_interval_s=self._keyframe_interval,
                 frames_received=self._frames_received, frames_decoded=self._frames_decoded,
                 decode_errors=self._decode_errors, stalls=self._stalls,
+                rejected_packets=self._rejected_packets, corrupt_frames=self._corrupt_frames, lag_s=self._lag_s,
             )
+
+    def take_transitions(self) -> list[StateChange]:
+        """The state changes since the last call, oldest first (at most TRANSITION_HISTORY; older
+        ones are dropped)."""
+        with self._lock:
+            changes = list(self._transitions)
+            self._transitions.clear()
+        return changes
 
     def take_spells(self) -> list[OfflineSpell]:
         """The offline spells that ended since the last call, oldest first (at most SPELL_HISTORY;
@@ -288,16 +343,18 @@ class CameraReader:
                                     keyframes_allowed=config.keyframe_decoding)
             with self._lock:
                 worker.connected_at = worker.beat
+            worker.min_offset = None
             for packet in container.demux(stream):
                 worker.beat = time.monotonic()
                 if not self._current(worker):
                     return got_frames
                 if packet.size == 0:  # the flush packet at the end
                     continue
-                decoded, errors, mode = decoder.decoded, decoder.errors, decoder.mode
+                decoded, rejected, corrupt, mode = decoder.decoded, decoder.rejected, decoder.corrupt, decoder.mode
                 frames = decoder.decode(packet, worker.beat)
                 self._received(worker, decoder, frames, new_decoded=decoder.decoded - decoded,
-                               new_errors=decoder.errors - errors, mode_before=mode)
+                               new_rejected=decoder.rejected - rejected, new_corrupt=decoder.corrupt - corrupt,
+                               mode_before=mode)
                 got_frames = got_frames or bool(frames)
                 if self._check_stall(time.monotonic(), worker):
                     raise StreamStalled("no frame on an open stream")
@@ -319,10 +376,12 @@ class CameraReader:
         return got_frames
 
     def _received(self, worker: _Worker, decoder: StreamDecoder, frames: list[av.VideoFrame], *,
-                  new_decoded: int, new_errors: int, mode_before: DecodeMode) -> None:
+                  new_decoded: int, new_rejected: int, new_corrupt: int, mode_before: DecodeMode) -> None:
         """Account for one packet and publish the newest of its good frames."""
         now = self._clock()
         went_live = False
+        new_errors = new_rejected + new_corrupt
+        lag = _lag(worker, frames[-1], now) if frames else 0.0
         with self._lock:
             if worker is not self._worker:
                 return
@@ -330,12 +389,15 @@ class CameraReader:
             self._received_times.append(now)
             self._frames_decoded += new_decoded
             self._decode_errors += new_errors
+            self._rejected_packets += new_rejected
+            self._corrupt_frames += new_corrupt
             self._decode_mode = decoder.mode
             if decoder.meter.interval_s is not None:
                 self._keyframe_interval = round(decoder.meter.interval_s, 3)
             if frames:
                 self._seq += 1
-                self._latest = (frames[-1], now, self._seq)
+                self._latest = RawFrame(frames[-1], now, self._seq, lag)
+                self._lag_s = lag
                 self._converted = None
                 self._decoded_times.extend([now] * len(frames))
                 self._last_frame_at = now
@@ -343,7 +405,7 @@ class CameraReader:
                 if self._offline_since is not None:
                     self._end_spell(now)
                 went_live = self._state is not CameraState.live
-                self._state, self._error = CameraState.live, None
+                self._set_state(CameraState.live, None, now)
         if went_live:
             log.info("camera %s (%s): live", self.name, self.safe_url)
         if decoder.mode is not mode_before:
@@ -377,7 +439,12 @@ class CameraReader:
             self._offline_since = self._last_frame_at if self._last_frame_at is not None else (
                 self._started_at if self._started_at is not None else self._clock())
             self._outage_cause = state
-        self._state, self._error = state, message
+        self._set_state(state, message, self._clock())
+
+    def _set_state(self, state: CameraState, error: str | None, now: float) -> None:
+        if state is not self._state:
+            self._transitions.append(StateChange(ts=now, previous=self._state, state=state, error=error))
+        self._state, self._error = state, error
 
     def _end_spell(self, now: float) -> None:
         assert self._offline_since is not None
@@ -480,6 +547,16 @@ class _Watchdog:
 
 
 _WATCHDOG = _Watchdog()
+
+
+def _lag(worker: _Worker, frame: av.VideoFrame, arrival: float) -> float:
+    """How much later than the session's earliest-arriving frame this one arrived, by stream time."""
+    if frame.pts is None or frame.time_base is None:
+        return 0.0
+    offset = arrival - float(frame.pts * frame.time_base)
+    if worker.min_offset is None or offset < worker.min_offset:
+        worker.min_offset = offset
+    return round(offset - worker.min_offset, 3)
 
 
 def _rate(times: deque[float], now: float) -> float:

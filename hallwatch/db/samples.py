@@ -48,6 +48,9 @@ class HealthSample:
     last_frame_at: datetime | None
     reconnects: int
     error: str | None
+    decode_mode: str | None = None  # full | keyframes; None: not known (a row from before migration 005)
+    decode_errors: int = 0          # packets the decoder refused, since the reader started
+    corrupt_frames: int = 0         # frames the decoder marked corrupt and analysis never saw, since then
 
 
 @dataclass(frozen=True)
@@ -59,20 +62,60 @@ class OfflineSpellSample:
     cause: str
 
 
-Sample = DeskSample | ZoneSample | HealthSample | OfflineSpellSample
+@dataclass(frozen=True)
+class EventOpenSample:
+    ts: datetime  # when the event started
+    hall_id: str
+    camera_id: str
+    kind: str
+    subject: str
+    details: str  # a JSON object
+
+
+@dataclass(frozen=True)
+class EventCloseSample:
+    ts: datetime  # when the event started: the key of its opening
+    hall_id: str
+    kind: str
+    subject: str
+    ended_at: datetime
+
+
+@dataclass(frozen=True)
+class WaitSample:
+    ts: datetime  # start of the minute
+    hall_id: str
+    zone_id: str
+    camera_id: str
+    served: int
+    dwell_p50_s: float | None
+    dwell_p90_s: float | None
+    littles_s: float | None
+    mean_queue: float | None
+
+
+Sample = (DeskSample | ZoneSample | HealthSample | OfflineSpellSample | EventOpenSample | EventCloseSample
+          | WaitSample)
 
 TABLES: dict[type, str] = {
     DeskSample: "desk_sample",
     ZoneSample: "zone_sample",
     HealthSample: "camera_health",
     OfflineSpellSample: "camera_offline_spell",
+    EventOpenSample: "event_open",
+    EventCloseSample: "event_close",
+    WaitSample: "wait_sample",
 }
 # Column types for binary COPY, in field order.
 COPY_TYPES: dict[type, tuple[str, ...]] = {
     DeskSample: ("timestamptz", "text", "text", "text", "text", "timestamptz", "int2"),
     ZoneSample: ("timestamptz", "text", "text", "text", "text", "int2"),
-    HealthSample: ("timestamptz", "text", "text", "text", "float4", "timestamptz", "int4", "text"),
+    HealthSample: ("timestamptz", "text", "text", "text", "float4", "timestamptz", "int4", "text", "text", "int4",
+                   "int4"),
     OfflineSpellSample: ("timestamptz", "text", "text", "timestamptz", "text"),
+    EventOpenSample: ("timestamptz", "text", "text", "text", "text", "jsonb"),
+    EventCloseSample: ("timestamptz", "text", "text", "text", "timestamptz"),
+    WaitSample: ("timestamptz", "text", "text", "text", "int2", "float4", "float4", "float4", "float4"),
 }
 COLUMNS: dict[type, str] = {kind: ", ".join(f.name for f in fields(kind)) for kind in TABLES}
 _INSERTS: dict[type, str] = {
@@ -124,8 +167,14 @@ def copy_samples(conn: psycopg.Connection, samples: Sequence[Sample]) -> None:
 _IN_RANGE: dict[type, Callable[[Any], bool]] = {
     DeskSample: lambda s: -_INT2_MAX - 1 <= s.people <= _INT2_MAX,
     ZoneSample: lambda s: -_INT2_MAX - 1 <= s.people <= _INT2_MAX,
-    HealthSample: lambda s: -_INT4_MAX - 1 <= s.reconnects <= _INT4_MAX and abs(s.fps) <= _FLOAT4_MAX,
+    HealthSample: lambda s: all(-_INT4_MAX - 1 <= n <= _INT4_MAX for n in (s.reconnects, s.decode_errors,
+                                                                             s.corrupt_frames))
+    and abs(s.fps) <= _FLOAT4_MAX,
     OfflineSpellSample: lambda s: True,
+    EventOpenSample: lambda s: True,
+    EventCloseSample: lambda s: True,
+    WaitSample: lambda s: 0 <= s.served <= _INT2_MAX and all(
+        v is None or abs(v) <= _FLOAT4_MAX for v in (s.dwell_p50_s, s.dwell_p90_s, s.littles_s, s.mean_queue)),
 }
 
 

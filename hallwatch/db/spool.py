@@ -35,7 +35,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, get_type_hints
 
-from hallwatch.db.samples import DeskSample, HealthSample, OfflineSpellSample, Sample, ZoneSample
+from hallwatch.db.samples import (
+    DeskSample,
+    EventCloseSample,
+    EventOpenSample,
+    HealthSample,
+    OfflineSpellSample,
+    Sample,
+    WaitSample,
+    ZoneSample,
+)
 from hallwatch.errors import DatabaseError
 
 log = logging.getLogger(__name__)
@@ -44,7 +53,8 @@ FORMAT_VERSION = 1
 _HEADER = json.dumps({"hallwatch_spool": FORMAT_VERSION}).encode() + b"\n"
 _SUFFIX = ".jsonl"
 
-_TAGS: dict[type, str] = {DeskSample: "desk", ZoneSample: "zone", HealthSample: "health", OfflineSpellSample: "spell"}
+_TAGS: dict[type, str] = {DeskSample: "desk", ZoneSample: "zone", HealthSample: "health", OfflineSpellSample: "spell",
+                          EventOpenSample: "event_open", EventCloseSample: "event_close", WaitSample: "wait"}
 _KINDS: dict[str, type] = {tag: kind for kind, tag in _TAGS.items()}
 _DATETIME_FIELDS: dict[type, frozenset[str]] = {
     kind: frozenset(name for name, hint in get_type_hints(kind).items() if hint in (datetime, datetime | None))
