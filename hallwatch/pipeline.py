@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analytics.camera import CameraAnalyzer
+from analytics.camera import CameraAnalyzer, CameraResult
 from hallwatch.config import CameraConfig, DetectorConfig, HallConfig, SiteConfig
 from hallwatch.config.detector import DetectionMode
 from hallwatch.db.samples import Sample
@@ -46,6 +46,9 @@ RATE_SLACK = 0.08  # a frame this share of the interval early still counts (arri
 LATENCY_SAMPLES = 8192  # frame-to-row latencies kept for stats()
 QUEUE_POLL_S = 0.2
 
+
+# (hall id, camera id, result, the detections it used (None without a frame), frame (width, height))
+ResultListener = Callable[[str, str, CameraResult, Detections | None, tuple[int, int]], None]
 
 @dataclass
 class CameraWork:
@@ -106,8 +109,12 @@ class Pipeline:
     def __init__(
         self, site: SiteConfig, detector: Detector, sink: Callable[[Iterable[Sample]], None],
         *, cameras: Iterable[tuple[str, str]] | None = None, clock: Callable[[], float] = time.time,
+        on_result: ResultListener | None = None,
     ) -> None:
+        """`on_result` hears of every analysed frame (e.g. the live wall's overlays), on the thread
+        that analysed it; it must be quick and must not raise."""
         self.site = site
+        self._on_result = on_result
         self._detector = detector
         self._sink = sink
         self._clock = clock
@@ -248,7 +255,7 @@ class Pipeline:
             work.next_due = now + work.interval_s
         if raw is None or not fresh:
             health = reader.health().state.value
-            return result_samples(work.hall, work.camera, work.analyzer.update(None, now, (0, 0), health=health))
+            return self._rows(work, work.analyzer.update(None, now, (0, 0), health=health), None, (0, 0))
         work.last_seq, work.last_ts = raw.seq, raw.ts
         luma = None
         if work.gate is not None:
@@ -256,11 +263,20 @@ class Pipeline:
             if work.detections is not None and not work.gate.changed(luma, raw.ts):
                 self._count(key, raw, detected=False)
                 result = analyse(work.analyzer, work.detections, raw.ts, raw.size, raw.luma())
-                return result_samples(work.hall, work.camera, result)
+                return self._rows(work, result, work.detections, raw.size)
         with self._lock:
             work.busy = True
         self._jobs.put(_Job(key, work, reader, raw, luma))
         return []
+
+    def _rows(self, work: CameraWork, result: CameraResult, detections: Detections | None,
+              size: tuple[int, int]) -> list[Sample]:
+        if self._on_result is not None:
+            try:
+                self._on_result(work.hall.id, work.camera.id, result, detections, size)
+            except Exception:  # a listener's fault must not stop the analysis
+                log.exception("camera %s/%s: result listener failed", work.hall.id, work.camera.id)
+        return result_samples(work.hall, work.camera, result)
 
     def _deliver(self, key: tuple[str, str], reader: CameraReader, rows: list[Sample]) -> None:
         with self._lock:
@@ -307,7 +323,7 @@ class Pipeline:
         # The frame's measurements from its brightness plane on both paths (reused boxes or fresh
         # ones), so the analyzer's learned references always compare like with like.
         result = analyse(work.analyzer, detections, frame.ts, frame.size, raw.luma())
-        rows = result_samples(work.hall, work.camera, result)
+        rows = self._rows(work, result, detections, frame.size)
         self._count(job.key, raw, detected=True)
         return rows
 

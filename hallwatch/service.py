@@ -26,6 +26,7 @@ from hallwatch.leases import FENCE_TICK_S, LeaseKeeper, LeaseTimings
 from hallwatch.pipeline import Pipeline
 from models import load_detector
 from monitor.app import create_app
+from monitor.live.overlay import OverlayHub, publish_results
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +53,15 @@ def run_service(site: SiteConfig, *, host: str, port: int, data_dir: Path | None
         with db.pool.connection() as conn:
             sync_site(conn, site)
         writer = sample_writer(db, data_dir)
-        pipeline = Pipeline(site, detector, writer.put, cameras=None if analyse else ())
+        overlays = OverlayHub()  # the live wall draws what this process's pipeline sees
+        pipeline = Pipeline(site, detector, writer.put, cameras=None if analyse else (),
+                            on_result=publish_results(overlays))
         stop = threading.Event()
         worker = threading.Thread(target=pipeline.run, args=(stop,), name="pipeline", daemon=True)
         worker.start()
-        server = uvicorn.Server(uvicorn.Config(create_app(site, db.pool), host=host, port=port,
+        app = create_app(site, db.pool)
+        app.state.overlay_hub = overlays
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port,
                                                log_level="warning", access_log=False))
         log.info("web app: http://%s:%d", host, port)
         try:

@@ -325,3 +325,26 @@ def test_dead_camera_snapshot_is_503(served: tuple[str, object]) -> None:
     response = api(served[0], "operator").get("/api/v1/live/cc-chaoyang/cam1/snapshot.jpg")
     assert response.status_code == 503 and "sends no pictures" in response.json()["detail"]
 
+
+
+def test_pipeline_results_reach_the_overlay_only_while_watched() -> None:
+    from analytics.camera import CameraResult
+    from analytics.presence import DeskReading, DeskState
+    from models.detections import Detections
+    from monitor.live.overlay import OverlayHub, publish_results
+
+    hub = OverlayHub()
+    listener = publish_results(hub)
+    result = CameraResult(ts=100.0, people=1, desks={"w1": DeskReading(DeskState.present, 90.0)},
+                          desk_people={"w1": 1}, zones={"q1": 2})
+    boxes = Detections(xyxy=np.array([[128, 72, 256, 360]], np.float32), confidence=np.array([0.9], np.float32),
+                       class_id=np.array([0], np.int32))
+    listener("h", "c", result, boxes, (1280, 720))
+    assert hub.latest("h", "c") is None  # nobody watches: nothing built
+    seen = []
+    unsubscribe = hub.subscribe("h", "c", seen.append)
+    listener("h", "c", result, boxes, (1280, 720))
+    unsubscribe()
+    assert len(seen) == 1
+    assert seen[0].boxes == ((0.1, 0.1, 0.2, 0.5),)
+    assert seen[0].desks == {"w1": "present"} and seen[0].zones == {"q1": 2}

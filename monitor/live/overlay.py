@@ -106,3 +106,20 @@ class OverlayHub:
         """Cameras someone is watching: the pipeline may skip building overlays for the others."""
         with self._lock:
             return {key for key, listeners in self._listeners.items() if listeners}
+
+
+def publish_results(hub: OverlayHub) -> Callable[..., None]:
+    """A pipeline result listener (`Pipeline(on_result=...)`) that feeds the live wall's overlays, for
+    the cameras someone is watching."""
+
+    def listener(hall_id: str, camera_id: str, result: Any, detections: Any, size: tuple[int, int]) -> None:
+        if (hall_id, camera_id) not in hub.watched():
+            return
+        width, height = size
+        boxes: list[list[float]] = []
+        if detections is not None and width and height:
+            boxes = (detections.xyxy / [width, height, width, height]).clip(0.0, 1.0).tolist()
+        desks = {window: reading.state.value for window, reading in result.desks.items()}
+        hub.publish(hall_id, camera_id, result.ts, boxes, desks, dict(result.zones))
+
+    return listener
