@@ -1,0 +1,73 @@
+"""The /alerts page in headless Chromium against a real PostgreSQL: an event the pipeline stores shows up on the
+open page without a reload, is acknowledged, and is turned into a case that shows in the list of open work.
+Screenshots go to artifacts/alerts-*.png."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from psycopg_pool import ConnectionPool
+
+from tests.conftest import ARTIFACTS
+from tests.test_auth import PASSWORD, add_user, app, pool  # noqa: F401
+from tests.test_cases import NOW, event
+from tests.test_rosters_web import browser, served  # noqa: F401
+
+
+def login(page, served: str, path: str, name: str) -> None:  # noqa: F811
+    page.goto(f"{served}{path}")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{served}{path}")
+
+
+def test_live_alert_acknowledged_and_turned_into_case(pool: ConnectionPool, served: str, browser) -> None:  # noqa: F811
+    add_user(pool, "op", "center_operator")
+    add_user(pool, "staff", "hall_staff", "hall/cc-nanguan")
+    ARTIFACTS.mkdir(exist_ok=True)
+    earlier = event(pool, kind="camera_offline", subject="cam2", started=NOW - timedelta(hours=1),
+                    ended=NOW - timedelta(minutes=50))
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    login(page, served, "/alerts", "op")
+    page.wait_for_selector(f'tr[data-alert="{earlier}"]')
+    page.evaluate("window.notReloaded = true")
+
+    alert = event(pool, subject="w2", started=NOW - timedelta(seconds=30))  # the pipeline stores an event
+    row = page.locator(f'tr[data-alert="{alert}"]')
+    row.wait_for()
+    assert page.evaluate("window.notReloaded") is True
+    assert page.locator("#alerts tbody tr").first.get_attribute("data-alert") == alert  # open first
+    assert "unstaffed while waiting" in row.inner_text() and "open" in row.locator(".state").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "alerts-new.png"), full_page=True)
+
+    row.locator("input[name=note]").fill("phoned the hall, officer back at w2")
+    row.locator(".ack-button").click()
+    page.locator(f'tr[data-alert="{alert}"] .ack').wait_for()
+    assert "op" in page.locator(f'tr[data-alert="{alert}"] .ack').inner_text()
+    page.locator(f'tr[data-alert="{alert}"] .case-button').click()
+    link = page.locator(f'tr[data-alert="{alert}"] a.case-link')
+    link.wait_for()
+    page.screenshot(path=str(ARTIFACTS / "alerts-handled.png"), full_page=True)
+    link.click()
+    page.wait_for_url(f"{served}/cases/*")
+    assert page.locator("#source").inner_text() == f"event {alert}"
+    page.click("#source")  # the case links back to its alert
+    page.wait_for_url(f"{served}/alerts?*")
+    page.locator(f'tr[data-alert="{alert}"] a.case-link').wait_for()
+
+    page.goto(f"{served}/cases?source_kind=event")
+    case_row = page.locator(f'#cases tr[data-source="event/{alert}"]')
+    assert case_row.count() == 1 and "open" in case_row.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "alerts-case-list.png"), full_page=True)
+    with pool.connection() as conn:
+        actions = [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE user_name = 'op'"
+                                              " AND action NOT LIKE 'auth.%' ORDER BY id")]
+    assert actions == ["alert.acknowledge", "case.create"]
+
+    # Hall staff on a phone: their hall's alerts, with who handled them, and no buttons.
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    login(phone, served, "/alerts", "staff")
+    phone.locator(f'tr[data-alert="{alert}"] a.case-link').wait_for()
+    assert phone.locator(".ack-button, .case-button").count() == 0
+    phone.screenshot(path=str(ARTIFACTS / "alerts-staff-phone.png"), full_page=True)
