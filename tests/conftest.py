@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
+import uvicorn
 import yaml
 from psycopg.conninfo import make_conninfo
 
@@ -64,3 +67,37 @@ def site_with_port(port: int, *, source: Path = EXAMPLE_SITE, **top_level: objec
 def write_site(path: Path, site: dict) -> Path:
     path.write_text(yaml.safe_dump(site, sort_keys=False))
     return path
+
+
+# Debian's Chromium, headless, with nothing that phones home (the machine's closed network refuses it).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
+
+
+@contextmanager
+def serving(app: object) -> Iterator[str]:
+    """An ASGI app on a real socket in a thread, for browsers and other processes: its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("web server did not start")
+            thread.join(0.05)
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()

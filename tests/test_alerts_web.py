@@ -11,7 +11,7 @@ from psycopg_pool import ConnectionPool
 from tests.conftest import ARTIFACTS
 from tests.test_auth import PASSWORD, add_user, app, pool  # noqa: F401
 from tests.test_cases import NOW, event
-from tests.test_rosters_web import browser, served  # noqa: F401
+from tests.test_rosters_web import served  # noqa: F401
 
 
 def login(page, served: str, path: str, name: str) -> None:  # noqa: F811

@@ -7,28 +7,14 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from collections.abc import Iterator
-
-import pytest
 
 from tests.conftest import ARTIFACTS
 from tests.test_live import FRAME_TICKS, PASSWORD, pool, served, site  # noqa: F401  (fixtures)
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
 WAIT_MS = 30_000
 
 
-@pytest.fixture
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def logged_in(browser, base: str, name: str):  # type: ignore[no-untyped-def]

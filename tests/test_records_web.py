@@ -4,17 +4,15 @@ complaint, and hall staff see the published inspection but never a covert plan."
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
 import pytest
-import uvicorn
 from psycopg_pool import ConnectionPool
 
 from monitor.app import create_app
-from tests.conftest import ARTIFACTS, free_port
+from tests.conftest import ARTIFACTS, serving
 from tests.test_auth import PASSWORD, SITE, add_user, api_client, pool  # noqa: F401
 
 BUS = Path(str(metadata.distribution("ultralytics").locate_file("ultralytics/assets/bus.jpg")))
@@ -30,32 +28,11 @@ def served(pool: ConnectionPool) -> Iterator[str]:  # noqa: F811
     root = api_client(app, "root")
     root.post("/api/v1/checklists", json={"name": "Spot check", "items": [
         {"text": "Officer at the window", "weight": 3}, {"text": "Duty board up to date", "weight": 1}]})
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("web server did not start")
-            thread.join(0.05)
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving(app) as url:
+        yield url
 
 
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def login(browser, base: str, name: str):  # type: ignore[no-untyped-def]

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import io
 import itertools
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from PIL import Image
 from psycopg_pool import ConnectionPool
@@ -19,7 +17,7 @@ from psycopg_pool import ConnectionPool
 from hallwatch.auth.model import Role
 from hallwatch.db.samples import DeskSample, insert_samples, sync_site
 from monitor.app import create_app
-from tests.conftest import ARTIFACTS, free_port
+from tests.conftest import ARTIFACTS, serving
 from tests.test_auth import PASSWORD, SITE, add_user, api_client, browser_login
 from tests.test_scorecards import migrate
 
@@ -226,35 +224,11 @@ def test_pages_need_login_and_roles(app, pool: ConnectionPool) -> None:
 
 @pytest.fixture
 def served(app) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("web server did not start")
-            thread.join(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving(app) as url:
+        yield url
 
 
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def test_roster_flow_in_a_phone_browser(pool: ConnectionPool, served: str, browser, tmp_path) -> None:

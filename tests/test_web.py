@@ -1,12 +1,10 @@
 """The web app against a real database: the status API, and the status page in headless Chromium
 updating itself when new samples arrive (after logging in)."""
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
@@ -14,7 +12,7 @@ from hallwatch.config import load_site
 from hallwatch.db.migrate import apply_migrations
 from hallwatch.db.samples import DeskSample, HealthSample, ZoneSample, insert_samples, sync_site
 from monitor.app import create_app
-from tests.conftest import ARTIFACTS, EXAMPLE_SITE, free_port
+from tests.conftest import ARTIFACTS, EXAMPLE_SITE, serving
 from tests.test_auth import PASSWORD, add_user, api_client
 
 SITE = load_site(EXAMPLE_SITE)
@@ -82,36 +80,11 @@ def test_status_when_database_is_gone(pool: ConnectionPool) -> None:
 
 @pytest.fixture
 def served(pool: ConnectionPool) -> Iterator[str]:
-    port = free_port()
-    config = uvicorn.Config(create_app(SITE, pool), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("web server did not start")
-            thread.join(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving(create_app(SITE, pool)) as url:
+        yield url
 
 
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def test_status_page_updates_itself(pool: ConnectionPool, served: str, browser) -> None:

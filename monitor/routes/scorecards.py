@@ -55,7 +55,7 @@ class ScoreTable(BaseModel):
     count: int
 
 
-def _month(site: SiteDep, text: str | None) -> Month:
+def month_or_now(site: SiteDep, text: str | None) -> Month:
     if text is None:
         now = datetime.now(site.scorecards.tz)
         return Month(now.year, now.month)
@@ -113,7 +113,7 @@ def _row(row: LeagueRow, level: Level, cards: Scorecards, halls: dict, cities: d
                     components=row.score.components)
 
 
-def _table(conn: DbConn, site: SiteDep, user: User, month: Month, level: Level, city_id: str | None,
+def league_rows(conn: DbConn, site: SiteDep, user: User, month: Month, level: Level, city_id: str | None,
            hall_id: str | None) -> list[ScoreRow]:
     check_hall_filter(conn, user, hall_id)
     _check_city(user, site, city_id)
@@ -125,16 +125,16 @@ def _table(conn: DbConn, site: SiteDep, user: User, month: Month, level: Level, 
 def read_scorecards(conn: DbConn, site: SiteDep, user: CurrentUser, month: MonthText = None,
                     level: LevelName = "hall", city_id: CityId = None, hall_id: HallId = None) -> ScoreTable:
     """The league table of one month at one level (province, city, hall or window), best first."""
-    chosen = _month(site, month)
-    rows = _table(conn, site, user, chosen, Level(level), city_id, hall_id)
+    chosen = month_or_now(site, month)
+    rows = league_rows(conn, site, user, chosen, Level(level), city_id, hall_id)
     return ScoreTable(month=str(chosen), level=level, data=rows, count=len(rows))
 
 
 @router.get("/scorecards", response_class=HTMLResponse, include_in_schema=False)
 def scorecards_page(request: Request, conn: DbConn, site: SiteDep, user: CurrentUser, month: MonthText = None,
                     level: LevelName = "hall", city_id: CityId = None, hall_id: HallId = None) -> HTMLResponse:
-    chosen = _month(site, month)
-    rows = _table(conn, site, user, chosen, Level(level), city_id or None, hall_id or None)
+    chosen = month_or_now(site, month)
+    rows = league_rows(conn, site, user, chosen, Level(level), city_id or None, hall_id or None)
     halls = halls_for(site, user)
     cities = [c for c in site.cities if any(h.city == c.id for h in halls)]
     config = site.scorecards
