@@ -1,2 +1,3 @@
-"""The central dashboard's queries and Grafana dashboards as code (not built yet: see the dashboard
-issue). Kept as a package so the layout is in place for it."""
+"""Grafana dashboards as code (`grafana`), the SQL of their panels (`panel_sql`), Grafana's macro
+expansion for running that SQL outside Grafana (`grafana_sql`), and export and provisioning
+(`provision`). See docs/grafana.md."""

@@ -18,6 +18,7 @@ import uvicorn
 
 from hallwatch.config import DetectorConfig, SiteConfig
 from hallwatch.db import Database, open_database
+from hallwatch.db.rollups import RollupScheduler
 from hallwatch.db.samples import sync_site
 from hallwatch.db.server import default_data_dir
 from hallwatch.db.writer import SampleWriter
@@ -59,6 +60,10 @@ def run_service(site: SiteConfig, *, host: str, port: int, data_dir: Path | None
         stop = threading.Event()
         worker = threading.Thread(target=pipeline.run, args=(stop,), name="pipeline", daemon=True)
         worker.start()
+        # One process per site keeps the rollups fresh for long-range trends (workers do not need to;
+        # concurrent refreshes would take turns on an advisory lock anyway).
+        rollups = threading.Thread(target=RollupScheduler(db.pool).run, args=(stop,), name="rollups", daemon=True)
+        rollups.start()
         app = create_app(site, db.pool)
         app.state.overlay_hub = overlays
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port,

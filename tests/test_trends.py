@@ -1,0 +1,206 @@
+"""Trend series and record markers against a real PostgreSQL: bucketed queue length, waits, staffing and
+camera coverage from inserted samples; markers obey the covert rule; scope and range checks of the API."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from psycopg_pool import ConnectionPool
+
+from hallwatch.db.migrate import apply_migrations
+from hallwatch.db.samples import DeskSample, HealthSample, ZoneSample, insert_samples, sync_site
+from hallwatch.db.trends import bucket_for
+from monitor.app import create_app
+from tests.test_auth import SITE, add_user, api_client
+
+BASE = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+RANGE = {"since": BASE.isoformat(), "until": (BASE + timedelta(hours=1)).isoformat()}
+
+
+def at(seconds: float) -> datetime:
+    return BASE + timedelta(seconds=seconds)
+
+
+def seed(pool: ConnectionPool) -> None:
+    """Chaoyang over two minutes: q1 holds 2 then 4 people (minute 0) and 6 (minute 1); w1 is present,
+    w2 absent then present; cam1 live then offline; waits from tracked dwell, then from Little's law.
+    A complaint about w1 at 08:10 and a covert spot check with a finding at 08:20, not yet published."""
+    samples = [
+        ZoneSample(at(0), "cc-chaoyang", "q1", "cam1", "queue", 2),
+        ZoneSample(at(30), "cc-chaoyang", "q1", "cam1", "queue", 4),
+        ZoneSample(at(60), "cc-chaoyang", "q1", "cam1", "queue", 6),
+        DeskSample(at(0), "cc-chaoyang", "w1", "cam1", "present", at(0), 1),
+        DeskSample(at(30), "cc-chaoyang", "w1", "cam1", "present", at(0), 1),
+        DeskSample(at(60), "cc-chaoyang", "w1", "cam1", "present", at(0), 1),
+        DeskSample(at(0), "cc-chaoyang", "w2", "cam1", "absent", at(0), 0),
+        DeskSample(at(30), "cc-chaoyang", "w2", "cam1", "present", at(30), 1),
+        DeskSample(at(60), "cc-chaoyang", "w2", "cam1", "present", at(30), 1),
+        HealthSample(at(0), "cc-chaoyang", "cam1", "live", 10.0, at(0), 0, None),
+        HealthSample(at(30), "cc-chaoyang", "cam1", "offline", 0.0, at(0), 1, "timeout"),
+        HealthSample(at(60), "cc-chaoyang", "cam1", "live", 10.0, at(60), 1, None),
+        ZoneSample(at(0), "cc-nanguan", "q1", "cam1", "queue", 50),  # another hall: never mixed in
+    ]
+    with pool.connection() as conn:
+        insert_samples(conn, samples)
+        conn.execute(
+            "INSERT INTO wait_sample (ts, hall_id, zone_id, camera_id, served, dwell_p50_s, dwell_p90_s, littles_s,"
+            " mean_queue) VALUES (%s, 'cc-chaoyang', 'q1', 'cam1', 3, 60, 120, 80, 3),"
+            " (%s, 'cc-chaoyang', 'q1', 'cam1', 2, NULL, NULL, 90, 6)", (at(0), at(60)))
+        conn.execute(
+            "INSERT INTO complaint (hall_id, window_id, channel, category, summary, contact_name, contact_phone,"
+            " received_at, assign_due_at, resolve_due_at) VALUES ('cc-chaoyang', 'w1', 'hotline', 'delay', 'slow',"
+            " 'Zhang San', '13800000000', %s, %s, %s)", (at(600), at(90000), at(500000)))
+        row = conn.execute(
+            "INSERT INTO inspection (kind, hall_id, planned_at, inspector, covert, status, carried_out_at)"
+            " VALUES ('secret_shopper', 'cc-chaoyang', %s, 'shopper', true, 'carried_out', %s) RETURNING id",
+            (at(1200), at(1200))).fetchone()
+        assert row is not None
+        conn.execute("INSERT INTO finding (inspection_id, window_id, category, severity, description)"
+                     " VALUES (%s, 'w2', 'attitude', 'medium', 'ignored a citizen')", (row[0],))
+
+
+@pytest.fixture
+def app(fresh_dsn: str) -> Iterator:
+    with ConnectionPool(fresh_dsn, min_size=1, max_size=4) as pool:
+        apply_migrations(pool)
+        with pool.connection() as conn:
+            sync_site(conn, SITE)
+        add_user(pool, "boss", "manager")
+        add_user(pool, "chaoyang", "hall_staff", "hall/cc-chaoyang")
+        seed(pool)
+        yield create_app(SITE, pool)
+
+
+@pytest.mark.parametrize(("span", "width"), [
+    (timedelta(hours=1), timedelta(minutes=1)), (timedelta(hours=6), timedelta(minutes=1)),
+    (timedelta(days=1), timedelta(minutes=15)), (timedelta(days=7), timedelta(hours=1)),
+    (timedelta(days=90), timedelta(days=1)),
+])
+def test_bucket_width_follows_the_range(span: timedelta, width: timedelta) -> None:
+    assert bucket_for(BASE, BASE + span) == width
+
+
+def first_two(body: dict, *columns: str) -> dict:
+    """The first two buckets of each column, after checking that the rest of the hour holds no data."""
+    for column in columns:
+        assert len(body[column]) == 60 and all(v is None for v in body[column][2:]), column
+    return {column: body[column][:2] for column in columns}
+
+
+SERIES = ("queue", "queue_max", "wait_p50_s", "wait_p90_s", "present_windows", "coverage")
+
+
+def test_hall_trend_from_samples(app) -> None:
+    full = api_client(app, "boss").get("/api/v1/trends", params={"hall_id": "cc-chaoyang"} | RANGE).json()
+    assert full["bucket_s"] == 60
+    assert full["t"] == [at(60 * i).timestamp() for i in range(60)]  # every bucket of the range: gaps stay gaps
+    body = first_two(full, *SERIES)
+    assert body["queue"] == [3.0, 6.0] and body["queue_max"] == [4.0, 6.0]
+    assert body["wait_p50_s"] == [60.0, 90.0] and body["wait_p90_s"] == [120.0, 90.0]
+    assert body["present_windows"] == [1.5, 2.0]
+    assert body["coverage"] == [0.5, 1.0]
+    assert [(m["kind"], m["t"]) for m in full["markers"]] == [
+        ("complaint", at(600).timestamp()), ("finding", at(1200).timestamp()), ("inspection", at(1200).timestamp())]
+    assert "13800000000" not in str(full) and "Zhang" not in str(full)
+
+
+def test_window_trend_and_all_halls(app) -> None:
+    boss = api_client(app, "boss")
+    answer = boss.get("/api/v1/trends", params={"hall_id": "cc-chaoyang", "window_id": "w2"} | RANGE).json()
+    window = first_two(answer, "present_windows", "queue") | {"markers": answer["markers"]}
+    assert window["present_windows"] == [0.5, 1.0]
+    assert window["queue"] == [3.0, 6.0]  # q1 names no window: it is every window's queue
+    assert [m["kind"] for m in window["markers"]] == ["finding", "inspection"]  # the complaint is about w1
+    everything = first_two(boss.get("/api/v1/trends", params=RANGE).json(), "queue")
+    assert everything["queue"] == [53.0, 6.0]  # nanguan's q1 joins in minute 0
+
+
+def test_long_ranges_read_the_rollups_and_stay_exact(fresh_dsn: str) -> None:
+    """After a rollup refresh the hour buckets come from the rollups and equal the raw answer; a late replay of
+    old samples (inserted after the refresh) sends those buckets back to the raw tables until the next one."""
+    from hallwatch.db.rollups import refresh_rollups
+    from hallwatch.db.trends import trend
+
+    pairs = {"queues": [("cc-chaoyang", "q1")], "windows": [("cc-chaoyang", "w1"), ("cc-chaoyang", "w2")],
+             "cameras": [("cc-chaoyang", "cam1")]}
+    span = {"since": BASE, "until": BASE + timedelta(days=3)}
+    hours = [at(3600 * h + 60 * m) for h in range(30) for m in (0, 20, 40)]
+    samples = [s for i, t in enumerate(hours) for s in (
+        ZoneSample(t, "cc-chaoyang", "q1", "cam1", "queue", i % 7),
+        DeskSample(t, "cc-chaoyang", "w1", "cam1", "present" if i % 3 else "absent", t, 1),
+        DeskSample(t, "cc-chaoyang", "w2", "cam1", "present", t, 1),
+        HealthSample(t, "cc-chaoyang", "cam1", "live" if i % 4 else "offline", 10.0, t, 0, None))]
+    with ConnectionPool(fresh_dsn, min_size=1, max_size=2) as pool:
+        apply_migrations(pool)
+        with pool.connection() as conn:
+            sync_site(conn, SITE)
+            insert_samples(conn, samples)
+        with pool.connection() as conn:
+            refresh_rollups(conn, until=BASE + timedelta(days=3))
+        with pool.connection() as conn:
+            rolled = trend(conn, **pairs, **span)
+            raw = trend(conn, **pairs, **span, use_rollups=False)
+            assert rolled.bucket_s == 3600 and rolled.rolled_up_until == (BASE + timedelta(days=3)).timestamp()
+            assert raw.rolled_up_until is None
+            assert rolled == dataclasses.replace(raw, rolled_up_until=rolled.rolled_up_until)
+            assert rolled.queue[0] == pytest.approx((0 + 1 + 2) / 3) and rolled.coverage[0] == pytest.approx(2 / 3)
+        with pool.connection() as conn:  # a replay of hour 5's samples arrives late
+            insert_samples(conn, [ZoneSample(at(5 * 3600 + 30), "cc-chaoyang", "q1", "cam1", "queue", 100)])
+        with pool.connection() as conn:
+            late = trend(conn, **pairs, **span)
+            assert late.rolled_up_until == at(5 * 3600).timestamp()
+            assert late == dataclasses.replace(trend(conn, **pairs, **span, use_rollups=False),
+                                               rolled_up_until=late.rolled_up_until)
+            assert late.queue[5] == pytest.approx((15 % 7 + 16 % 7 + 17 % 7 + 100) / 4)
+
+
+def test_markers_follow_the_covert_rule_and_scope(app) -> None:
+    staff = api_client(app, "chaoyang")
+    own = staff.get("/api/v1/trends", params={"hall_id": "cc-chaoyang"} | RANGE)
+    assert own.status_code == 200
+    assert [m["kind"] for m in own.json()["markers"]] == ["complaint"]  # the covert visit stays hidden
+    assert staff.get("/api/v1/trends", params={"hall_id": "cc-nanguan"} | RANGE).status_code == 403
+    scoped = staff.get("/api/v1/trends", params=RANGE).json()  # no hall named: the user's own hall only
+    assert first_two(scoped, "queue")["queue"] == [3.0, 6.0]
+    assert staff.get("/api/v1/trends", params={"hall_id": "nowhere"}).status_code == 404
+    assert staff.get("/api/v1/trends", params={"hall_id": "cc-chaoyang", "window_id": "w9"}).status_code == 404
+    assert staff.get("/api/v1/trends", params={"window_id": "w1"}).status_code == 422
+    backwards = {"since": RANGE["until"], "until": RANGE["since"]}
+    assert staff.get("/api/v1/trends", params=backwards).status_code == 422
+    assert staff.get("/api/v1/trends", params={"days": 400}).status_code == 422
+    assert staff.get("/api/v1/trends", params={"until": "0001-01-01T00:00:00Z"}).status_code == 422
+    assert staff.get("/api/v1/trends", params={"since": "9999-12-31T00:00:00Z"}).status_code == 422
+
+
+def test_dashboard_apis_answer_generated_input_without_server_errors(app) -> None:
+    """Schemathesis over this area's operations (trends, overview, board), as tests/test_schemathesis.py does
+    for the whole app."""
+    import schemathesis
+    from fastapi.testclient import TestClient
+    from hypothesis import HealthCheck, given, settings
+
+    from tests.test_schemathesis import send
+
+    token = api_client(app, "boss").headers["Authorization"]
+    client = TestClient(app, follow_redirects=False)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    checked = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if not operation.path.startswith(("/api/v1/trends", "/api/v1/overview", "/api/v1/board")):
+            continue
+        checked.append(operation.path)
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=40, derandomize=True, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def no_server_error(case) -> None:  # type: ignore[no-untyped-def]
+            response = send(client, case, token)
+            assert response.status_code < 500, (case.formatted_path, case.query, response.text[:300])
+
+        no_server_error()
+    assert sorted(checked) == ["/api/v1/board/{hall_id}", "/api/v1/overview",
+                               "/api/v1/overview/halls/{hall_id}/windows/{window_id}", "/api/v1/trends"]
