@@ -26,7 +26,7 @@ STATES = ("present", "absent", "unknown")
 @pytest.fixture
 def db(fresh_dsn: str) -> Iterator[Database]:
     with open_database(dsn=fresh_dsn, migrate=False, pool_size=4) as database:
-        apply_migrations(database.pool, upto=39)
+        apply_migrations(database.pool)
         yield database
 
 
