@@ -238,10 +238,11 @@ def writer_for(pool: ConnectionPool, spool_dir: Path, **options: float) -> Sampl
 
 
 def stored(dsn: str) -> dict[str, list[datetime]]:
-    """Each table's timestamps in the order the rows were inserted: heap order, as rows are never
-    updated or deleted here and autovacuum is off (a dead row's space is never reused)."""
+    """Each table's timestamps in the order they were stored: by the time of the transaction that
+    stored each row (`inserted_at`, the transaction's start), then by ts within one transaction. Heap
+    order is no proxy: a page's space freed by an aborted COPY is reused by later rows."""
     with psycopg.connect(dsn) as conn:
-        return {t: [ts for (ts,) in conn.execute(f"SELECT ts FROM {t} ORDER BY ctid")] for t in TABLES}
+        return {t: [ts for (ts,) in conn.execute(f"SELECT ts FROM {t} ORDER BY inserted_at, ts")] for t in TABLES}
 
 
 def assert_stored_once_in_order(dsn: str, samples: list[Sample]) -> None:
