@@ -178,29 +178,10 @@ def test_markers_follow_the_covert_rule_and_scope(app) -> None:
 def test_dashboard_apis_answer_generated_input_without_server_errors(app) -> None:
     """Schemathesis over this area's operations (trends, overview, board), as tests/test_schemathesis.py does
     for the whole app."""
-    import schemathesis
-    from fastapi.testclient import TestClient
-    from hypothesis import HealthCheck, given, settings
 
-    from tests.test_schemathesis import send
+    from tests.test_schemathesis import fuzz_api
 
     token = api_client(app, "boss").headers["Authorization"]
-    client = TestClient(app, follow_redirects=False)
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    checked = []
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        if not operation.path.startswith(("/api/v1/trends", "/api/v1/overview", "/api/v1/board")):
-            continue
-        checked.append(operation.path)
-
-        @given(case=operation.as_strategy())
-        @settings(max_examples=40, derandomize=True, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
-        def no_server_error(case) -> None:  # type: ignore[no-untyped-def]
-            response = send(client, case, token)
-            assert response.status_code < 500, (case.formatted_path, case.query, response.text[:300])
-
-        no_server_error()
+    checked = fuzz_api(app, token, prefixes=("/api/v1/trends", "/api/v1/overview", "/api/v1/board"), max_examples=40)
     assert sorted(checked) == ["/api/v1/board/{hall_id}", "/api/v1/overview",
                                "/api/v1/overview/halls/{hall_id}/windows/{window_id}", "/api/v1/trends"]
