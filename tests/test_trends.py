@@ -183,5 +183,5 @@ def test_dashboard_apis_answer_generated_input_without_server_errors(app) -> Non
 
     token = api_client(app, "boss").headers["Authorization"]
     checked = fuzz_api(app, token, prefixes=("/api/v1/trends", "/api/v1/overview", "/api/v1/board"), max_examples=40)
-    assert sorted(checked) == ["/api/v1/board/{hall_id}", "/api/v1/overview",
-                               "/api/v1/overview/halls/{hall_id}/windows/{window_id}", "/api/v1/trends"]
+    assert sorted(checked) == ["GET /api/v1/board/{hall_id}", "GET /api/v1/overview",
+                               "GET /api/v1/overview/halls/{hall_id}/windows/{window_id}", "GET /api/v1/trends"]
