@@ -38,7 +38,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from hallwatch.db import open_database
+from hallwatch.db import Database, open_database
 from hallwatch.db.samples import COLUMNS, COPY_TYPES, TABLES, DeskSample, HealthSample, Sample, ZoneSample
 from hallwatch.db.server import DATABASE_URL_ENV, embedded_server
 from hallwatch.db.writer import SampleWriter
@@ -88,13 +88,11 @@ def run_db_bench(
         raise HallwatchError(f"rows and repeats must be at least 1, not {rows} and {repeats}")
     samples = synthetic_samples(rows)
     tuples = _rows_by_kind(samples)
-    dsn = dsn or os.environ.get(DATABASE_URL_ENV)
     load_before = _load()
     with ExitStack() as stack:
-        work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hallwatch-bench-")))
-        server_dsn = dsn or stack.enter_context(embedded_server(data_dir or work_dir))
-        bench_dsn = stack.enter_context(_scratch_database(server_dsn))
-        db = stack.enter_context(open_database(dsn=bench_dsn, pool_size=4))
+        db = bench_database(stack, dsn=dsn, data_dir=data_dir, pool_size=4)
+        bench_dsn = db.dsn
+        work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hallwatch-bench-spool-")))
         with db.pool.connection() as conn:
             version = str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
         writer_runs: list[float] = []
@@ -197,6 +195,17 @@ def _rows_by_kind(samples: Sequence[Sample]) -> dict[type, list[tuple[Any, ...]]
     for sample in samples:
         out.setdefault(type(sample), []).append(tuple(getattr(sample, f.name) for f in fields(sample)))
     return out
+
+
+def bench_database(stack: ExitStack, *, dsn: str | None, data_dir: Path | None, pool_size: int) -> Database:
+    """A migrated scratch database for one bench run, dropped when `stack` closes: on the server
+    `dsn` (or HALLWATCH_DATABASE_URL) names, else on an embedded server in `data_dir` (default: a
+    temporary directory)."""
+    dsn = dsn or os.environ.get(DATABASE_URL_ENV)
+    work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hallwatch-bench-")))
+    server_dsn = dsn or stack.enter_context(embedded_server(data_dir or work_dir))
+    bench_dsn = stack.enter_context(_scratch_database(server_dsn))
+    return stack.enter_context(open_database(dsn=bench_dsn, pool_size=pool_size))
 
 
 @contextmanager

@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import statistics
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -26,10 +25,8 @@ from typing import Any
 
 import psycopg
 
-from hallwatch.bench.db import _load, _scratch_database
-from hallwatch.db import open_database
+from hallwatch.bench.db import _load, bench_database
 from hallwatch.db.rollups import refresh_rollups
-from hallwatch.db.server import DATABASE_URL_ENV, embedded_server
 from hallwatch.errors import HallwatchError
 
 TARGET_P95_MS = 100.0
@@ -154,13 +151,9 @@ def run_queries_bench(*, dsn: str | None, data_dir: Path | None, days: float = 9
                       repeats: int = 20, as_json: bool) -> dict[str, Any]:
     if days <= 0 or windows < 1 or repeats < 1:
         raise HallwatchError(f"days, windows and repeats must be positive, not {days}, {windows}, {repeats}")
-    dsn = dsn or os.environ.get(DATABASE_URL_ENV)
     load_before = _load()
     with ExitStack() as stack:
-        work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hallwatch-bench-")))
-        server_dsn = dsn or stack.enter_context(embedded_server(data_dir or work_dir))
-        bench_dsn = stack.enter_context(_scratch_database(server_dsn))
-        db = stack.enter_context(open_database(dsn=bench_dsn, pool_size=2))
+        db = bench_database(stack, dsn=dsn, data_dir=data_dir, pool_size=2)
         with db.pool.connection() as conn:
             version = str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
             conn.commit()
