@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections import deque
@@ -122,8 +123,9 @@ def classify_error(exc: BaseException, *, elapsed_s: float = 0.0, socket_timeout
     if isinstance(exc, av.error.InvalidDataError | av.error.PatchWelcomeError | av.error.DecoderNotFoundError
                   | NoVideoStream):
         return CameraState.bad_stream
-    text = str(exc).lower()
-    if "401" in text or "unauthorized" in text:
+    # The error's own words, not its file name: a URL with port 55401 is no "401" answer.
+    text = str(getattr(exc, "strerror", None) or exc).lower()
+    if re.search(r"\b401\b", text) or "unauthorized" in text:
         return CameraState.unauthorized
     return CameraState.offline
 

@@ -63,6 +63,14 @@ def garbage_server() -> Iterator[int]:
     listener.close()
 
 
+@pytest.mark.parametrize("port", [55401, 401])
+def test_refused_connection_is_offline_whatever_the_port(port: int) -> None:
+    import av
+
+    refused = av.error.ConnectionRefusedError(111, "Connection refused", f"rtsp://u:p@127.0.0.1:{port}/stream")
+    assert classify_error(refused) is CameraState.offline
+
+
 def test_nothing_listening_is_offline_and_retried() -> None:
     url = f"rtsp://admin:p4ssw0rd@127.0.0.1:{free_port()}/stream"
     reader = CameraReader("dead", url, FAST).start()
