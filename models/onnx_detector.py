@@ -1,16 +1,18 @@
 """A YOLOv8/11-style ONNX person detector run by onnxruntime on the CPU.
 
 Pre- and post-processing follow Ultralytics: letterbox to the model's input size (keep the aspect
-ratio, pad with grey 114, centred), BGR -> RGB, scale to [0, 1]; the output `[1, 4 + nc, N]` holds
-cx, cy, w, h in input pixels and then one score per class (no objectness). A box's person score is
-its best score over the person classes; boxes above `confidence` go through class-agnostic NMS and
-are mapped back to the original frame.
+ratio, pad with grey 114, centred; with `fit_frames`, padded only up to a multiple of 32 as
+Ultralytics predicts, the fixed-size graph rebuilt for that size by `models.input_size`), BGR -> RGB,
+scale to [0, 1]; the output `[1, 4 + nc, N]` holds cx, cy, w, h in input pixels and then one score
+per class (no objectness). A box's person score is its best score over the person classes; boxes
+above `confidence` go through class-agnostic NMS and are mapped back to the original frame.
 """
 
 from __future__ import annotations
 
 import ast
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +22,7 @@ import onnxruntime as ort
 
 from hallwatch.errors import ModelError
 from models.detections import PERSON, Detections
+from models.input_size import fit_to_frame, resize_input
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +40,12 @@ class OnnxDetector:
         iou: float = 0.5,
         threads: int = 0,
         person_class_ids: Sequence[int] | None = None,
+        fit_frames: bool = False,
     ) -> None:
         """`threads` = 0 lets onnxruntime use all cores; `person_class_ids` None = every class is a
-        person. Raises ModelError when the file is missing, not ONNX, or not YOLO-shaped."""
+        person; `fit_frames` runs each frame at its own aspect (e.g. 384x640 for 16:9 into a 640x640
+        model: the same pixels per person, ~0.6 of the cost). Raises ModelError when the file is
+        missing, not ONNX, or not YOLO-shaped."""
         if not 0.0 < confidence < 1.0 or not 0.0 < iou < 1.0:
             raise ValueError(f"confidence and iou must lie in (0, 1), got {confidence} and {iou}")
         if threads < 0:
@@ -47,9 +53,13 @@ class OnnxDetector:
         self.path = Path(path)
         self.confidence = confidence
         self.iou = iou
+        self._threads = threads
         self._session = _open_session(self.path, threads)
         self._input = self._session.get_inputs()[0]
         self._input_size, self._input_dtype = _check_input(self.path, self._session)
+        self.fit_frames = fit_frames
+        self._sessions: dict[tuple[int, int], ort.InferenceSession] = {self._input_size: self._session}
+        self._sessions_lock = threading.Lock()
         self.num_classes = _check_output(self.path, self._session)
         self.class_names = _class_names(self._session)
         if self.class_names is not None and self.num_classes is not None:
@@ -79,30 +89,39 @@ class OnnxDetector:
                 and frame.shape[2] == 3 and frame.size > 0):
             got = f"{type(frame).__name__} {getattr(frame, 'dtype', '')} {getattr(frame, 'shape', '')}"
             raise ValueError(f"frame must be a non-empty HxWx3 uint8 BGR array, got {got}")
-        blob, ratio, pad = self._preprocess(frame)
-        (output, *_) = self._session.run(None, {self._input.name: blob})
+        size, session = self._session_for(self.input_size_for(frame.shape[:2]))
+        blob, ratio, pad = letterbox_blob(frame, size, self._input_dtype)
+        (output, *_) = session.run(None, {self._input.name: blob})
         return self._postprocess(np.asarray(output), ratio, pad, frame.shape[:2])
+
+    def input_size_for(self, frame_hw: tuple[int, int]) -> tuple[int, int]:
+        """(height, width) of the network input a frame of this size is run at."""
+        if not self.fit_frames:
+            return self._input_size
+        return fit_to_frame(self._input_size, frame_hw)
+
+    def _session_for(self, size: tuple[int, int]) -> tuple[tuple[int, int], ort.InferenceSession]:
+        """The input size to use and its session, built on first use."""
+        with self._sessions_lock:
+            session = self._sessions.get(size)
+            if session is None:
+                try:
+                    session = self._sessions[size] = self._resized_session(size)
+                except ModelError as exc:  # slower, not wrong: the file's own size still works
+                    log.warning("%s; running every frame at the model's %dx%d", exc, *self._input_size)
+                    self.fit_frames = False
+                    return self._input_size, self._session
+            return size, session
+
+    def _resized_session(self, size: tuple[int, int]) -> ort.InferenceSession:
+        declared = self._input.shape[2:]
+        if not all(isinstance(side, int) for side in declared):  # dynamic: the file takes any size
+            return self._session
+        log.info("%s: building a %dx%d input from its %dx%d graph", self.path, *size, *self._input_size)
+        return _open_session(self.path, self._threads, resize_input(self.path, *size))
 
     def detect_batch(self, frames: Sequence[np.ndarray]) -> list[Detections]:
         return [self.detect(frame) for frame in frames]
-
-    def _preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, float, tuple[int, int]]:
-        """Letterbox as Ultralytics does; returns the NCHW blob, the scale and the (left, top) pad."""
-        h, w = frame.shape[:2]
-        in_h, in_w = self._input_size
-        ratio = min(in_h / h, in_w / w)
-        new_w, new_h = round(w * ratio), round(h * ratio)
-        if (new_w, new_h) != (w, h):
-            frame = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-        dw, dh = (in_w - new_w) / 2, (in_h - new_h) / 2
-        top, bottom = round(dh - 0.1), round(dh + 0.1)
-        left, right = round(dw - 0.1), round(dw + 0.1)
-        if top or bottom or left or right:
-            frame = cv2.copyMakeBorder(
-                frame, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3
-            )
-        blob = cv2.dnn.blobFromImage(frame, scalefactor=1 / 255.0, swapRB=True)
-        return blob.astype(self._input_dtype, copy=False), ratio, (left, top)
 
     def _postprocess(
         self, output: np.ndarray, ratio: float, pad: tuple[int, int], frame_hw: tuple[int, int]
@@ -137,7 +156,27 @@ class OnnxDetector:
         )
 
 
-def _open_session(path: Path, threads: int) -> ort.InferenceSession:
+def letterbox_blob(frame: np.ndarray, size: tuple[int, int],
+                   dtype: type = np.float32) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """Letterbox a BGR frame into `size` (height, width) as Ultralytics does; returns the NCHW RGB
+    blob in [0, 1], the scale and the (left, top) pad."""
+    h, w = frame.shape[:2]
+    in_h, in_w = size
+    ratio = min(in_h / h, in_w / w)
+    new_w, new_h = round(w * ratio), round(h * ratio)
+    if (new_w, new_h) != (w, h):
+        frame = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    dw, dh = (in_w - new_w) / 2, (in_h - new_h) / 2
+    top, bottom = round(dh - 0.1), round(dh + 0.1)
+    left, right = round(dw - 0.1), round(dw + 0.1)
+    if top or bottom or left or right:
+        frame = cv2.copyMakeBorder(frame, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
+    blob = cv2.dnn.blobFromImage(frame, scalefactor=1 / 255.0, swapRB=True)
+    return blob.astype(dtype, copy=False), ratio, (left, top)
+
+
+def _open_session(path: Path, threads: int, graph: bytes | None = None) -> ort.InferenceSession:
+    """A session for the file, or for `graph` (the file rebuilt, e.g. for another input size)."""
     if not path.exists():
         raise ModelError(f"{path}: no such model file")
     if not path.is_file():
@@ -151,7 +190,8 @@ def _open_session(path: Path, threads: int) -> ort.InferenceSession:
     # the web app need: 0.54 instead of 0.38 CPU-seconds per 640x640 inference on a busy 2-core box.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
-        return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(path) if graph is None else graph, sess_options=options,
+                                    providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own pybind exception types
         raise ModelError(f"{path}: not a valid ONNX model: {exc}") from exc
 

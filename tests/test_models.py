@@ -307,6 +307,43 @@ def test_person_classes_from_metadata(tmp_path: Path, names, person_ids, found_i
     assert len(loaded.detect(reshape_frame(person=False, other=False))) == 0
 
 
+@pytest.fixture(scope="module")
+def fitted() -> OnnxDetector:
+    return OnnxDetector(default_model_path(), confidence=0.25, iou=0.5, fit_frames=True)
+
+
+@pytest.mark.parametrize(("frame_hw", "input_hw"), [((720, 1280), (384, 640)), ((1080, 1920), (384, 640)),
+                                                     ((576, 704), (544, 640)), ((1080, 810), (640, 480)),
+                                                     ((640, 640), (640, 640))])
+def test_fit_frames_input_sizes(fitted: OnnxDetector, frame_hw, input_hw) -> None:
+    assert fitted.input_size_for(frame_hw) == input_hw
+    assert fitted.input_size == (640, 640)  # the file's own size is unchanged
+
+
+@pytest.mark.parametrize("name", sorted(GROUND_TRUTH))
+def test_fit_frames_finds_the_same_people(detector: OnnxDetector, fitted: OnnxDetector, name: str) -> None:
+    """At the frame's own aspect the people are as many pixels as in the square letterbox: the same
+    true people are found, and every box is one the square input gave too (a weak box near the
+    padding may come or go: bus.jpg's square input adds one at 0.31 that matches nobody)."""
+    image = photo(name)
+    square, fit = detector.detect(image), fitted.detect(image)
+    assert found(GROUND_TRUTH[name], fit) == found(GROUND_TRUTH[name], square) >= MIN_FOUND[name]
+    assert iou(fit.xyxy, square.xyxy).max(axis=1).min() >= 0.5  # the same person (a box cut by the edge moves)
+
+
+def test_fit_frames_keeps_the_model_size_for_a_graph_it_cannot_resize(tmp_path: Path,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    path = write_onnx(tmp_path / "tiny.onnx", output_shape=(1, 6, 2048),  # fixed 64x64, no YOLO head
+                      input_shape=(1, 3, 64, 64))
+    loaded = OnnxDetector(path, fit_frames=True)
+    wide = np.full((64, 128, 3), 255, np.uint8)
+    assert loaded.input_size_for(wide.shape[:2]) == (32, 64)  # were the graph a YOLO export
+    result = loaded.detect(wide)
+    assert "no Ultralytics anchor constants" in caplog.text and not loaded.fit_frames
+    assert loaded.input_size_for(wide.shape[:2]) == (64, 64)
+    assert len(result) == len(OnnxDetector(path).detect(wide))
+
+
 def test_dynamic_input_uses_640(tmp_path: Path) -> None:
     path = write_onnx(
         tmp_path / "dynamic.onnx", output_shape=(1, 6, -1), input_shape=("batch", 3, "height", "width"),

