@@ -7,6 +7,7 @@ OpenCV and onnxruntime are imported only when a detector is loaded.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
@@ -52,14 +53,15 @@ def load_detector(config: DetectorConfig) -> Detector:
         verify_file(entry, path)  # a corrupt file is named as such, before onnxruntime parses it
         every_class = sorted(entry.person_class_ids) == list(range(len(entry.classes)))
         detector = OnnxDetector(
-            path, confidence=config.confidence, iou=config.iou, threads=config.threads,
-            person_class_ids=None if every_class else entry.person_class_ids,
+            _runnable(path, config), confidence=config.confidence, iou=config.iou, threads=config.threads,
+            person_class_ids=None if every_class else entry.person_class_ids, fit_frames=config.fit_frames,
         )
         verify(entry, path, detector=detector)
         log.info("model %s: %s verified against the registry (sha256 %s, input %s, licence %s)",
                  entry.id, path, entry.sha256, entry.input_label, entry.licence)
         return detector
-    detector = OnnxDetector(path, confidence=config.confidence, iou=config.iou, threads=config.threads)
+    detector = OnnxDetector(_runnable(path, config), confidence=config.confidence, iou=config.iou,
+                            threads=config.threads, fit_frames=config.fit_frames)
     log.warning("model %s is not in the model registry (sha256 %s); using what the file says: input %s, "
                 "classes %s", path, sha256_of(path), detector.input_shape,
                 detector.class_names if detector.class_names is not None else detector.num_classes)
@@ -73,3 +75,18 @@ def load_detector(config: DetectorConfig) -> Detector:
                 path, ", ".join(detector.class_names.values()),
             )
     return detector
+
+
+def _runnable(path: Path, config: DetectorConfig) -> Path:
+    """The file to run: the model itself, or its int8 build (cached; see models.quantize)."""
+    from hallwatch.config.detector import Precision
+    from models.quantize import NotQuantizable, quantized_model
+
+    if config.precision is not Precision.int8:
+        return path
+    try:
+        return quantized_model(path)
+    except NotQuantizable as exc:  # slower, not wrong: the float model finds the same people
+        log.warning("%s: no int8 version (%s); running it in float (precision: fp32 says so and quiets this)",
+                    path, exc)
+        return path

