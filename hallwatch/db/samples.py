@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 from psycopg import errors
+from psycopg.types.json import Jsonb
 
 from hallwatch.config import SiteConfig
 
@@ -136,6 +137,8 @@ def insert_samples(conn: psycopg.Connection, samples: Sequence[Sample]) -> None:
 
 
 _ROW: dict[type, Any] = {kind: attrgetter(*(f.name for f in fields(kind))) for kind in TABLES}
+# `details` is JSON text already: binary COPY would store a plain str as a JSON string, not the object.
+_ROW[EventOpenSample] = lambda s: (s.ts, s.hall_id, s.camera_id, s.kind, s.subject, Jsonb(s.details, dumps=str))
 _INT2_MAX, _INT4_MAX, _FLOAT4_MAX = 2**15 - 1, 2**31 - 1, 3.4028234663852886e38
 
 
