@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--site", type=Path, required=True)
     simulate.add_argument("--truth-dir", type=Path, help="where ground-truth files go (default: a temp dir)")
     simulate.add_argument("--seed", type=int, default=7)
+    simulate.add_argument("--story", type=Path, help="a story file scripting chosen cameras (see ingest/simulator)")
     simulate.set_defaults(func=cmd_simulate)
 
     analyze = commands.add_parser("analyze", help="analyse an image, video file or RTSP URL as one camera")
@@ -158,7 +159,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     def ready() -> None:
         print(READY_LINE, flush=True)
 
-    run_simulator(site, truth_dir=truth_dir, seed=args.seed, ready=ready)
+    from ingest.simulator.script import load_story
+
+    story = load_story(args.story) if args.story is not None else None
+    run_simulator(site, truth_dir=truth_dir, seed=args.seed, ready=ready, story=story)
     return 0
 
 

@@ -113,10 +113,11 @@ def run_worker(site: SiteConfig, *, worker_id: str, data_dir: Path | None, timin
 
 
 @contextmanager
-def simulator_process(site_path: Path, truth_dir: Path, seed: int) -> Iterator[subprocess.Popen[str]]:
+def simulator_process(site_path: Path, truth_dir: Path, seed: int,
+                      story: Path | None = None) -> Iterator[subprocess.Popen[str]]:
     """Start `hallwatch simulate` as a child and wait until its RTSP servers listen."""
     cmd = [sys.executable, "-m", "hallwatch", "simulate", "--site", str(site_path),
-           "--truth-dir", str(truth_dir), "--seed", str(seed)]
+           "--truth-dir", str(truth_dir), "--seed", str(seed)] + (["--story", str(story)] if story else [])
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=os.environ.copy())
     try:
         assert proc.stdout is not None

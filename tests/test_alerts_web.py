@@ -1,17 +1,37 @@
-"""The /alerts page in headless Chromium against a real PostgreSQL: an event the pipeline stores shows up on the
-open page without a reload, is acknowledged, and is turned into a case that shows in the list of open work.
-Screenshots go to artifacts/alerts-*.png."""
+"""The /alerts page in headless Chromium against a real PostgreSQL: an event stored as the pipeline stores it
+shows up on the open page without a reload, is acknowledged, and is turned into a case that shows in the list
+of open work. Screenshots go to artifacts/alerts-*.png. (tests/test_alerts_e2e.py gets the event from the
+camera simulator through the whole pipeline.)"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from psycopg_pool import ConnectionPool
 
+from analytics.camera import CameraResult
+from analytics.events import Event, EventChange, EventKind
+from hallwatch.db.samples import copy_samples
+from hallwatch.results import result_samples
 from tests.conftest import ARTIFACTS
-from tests.test_auth import PASSWORD, add_user, app, pool  # noqa: F401
+from tests.test_auth import PASSWORD, SITE, add_user, app, pool  # noqa: F401
 from tests.test_cases import NOW, event
 from tests.test_rosters_web import served  # noqa: F401
+
+
+def stored_by_pipeline(pool: ConnectionPool, window: str, started: datetime) -> str:  # noqa: F811
+    """An unstaffed event as the pipeline stores it (analysis result -> rows -> binary COPY); its alert id."""
+    hall, camera = SITE.find_camera("cc-nanguan/cam1")
+    details = {"waiting": 3, "queues": ["q1"]}
+    opened = Event(EventKind.unstaffed_while_waiting, window, started.timestamp(), None, details)
+    result = CameraResult(ts=started.timestamp() + 60, people=3, desks={}, desk_people={},
+                          events=[EventChange("opened", opened)])
+    with pool.connection() as conn:
+        copy_samples(conn, result_samples(hall, camera, result))
+        row = conn.execute("SELECT event_ref(hall_id, kind, subject, ts), details FROM event_open"
+                           " WHERE subject = %s AND ts = %s", (window, started)).fetchone()
+    assert row is not None and row[1] == details, row  # a JSON object, not a string holding one
+    return str(row[0])
 
 
 def login(page, served: str, path: str, name: str) -> None:  # noqa: F811
@@ -33,7 +53,7 @@ def test_live_alert_acknowledged_and_turned_into_case(pool: ConnectionPool, serv
     page.wait_for_selector(f'tr[data-alert="{earlier}"]')
     page.evaluate("window.notReloaded = true")
 
-    alert = event(pool, subject="w2", started=NOW - timedelta(seconds=30))  # the pipeline stores an event
+    alert = stored_by_pipeline(pool, "w2", NOW - timedelta(seconds=30))
     row = page.locator(f'tr[data-alert="{alert}"]')
     row.wait_for()
     assert page.evaluate("window.notReloaded") is True

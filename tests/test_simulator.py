@@ -21,7 +21,7 @@ from hallwatch.redact import redact_text
 from ingest.simulator import CameraTruth, SceneRenderer, Script, load_truth, run_simulator, truth_at
 from ingest.simulator.errors import SimulatorError
 from ingest.simulator.layout import MAX_STANDING_ASPECT, margin_px, zone_points
-from ingest.simulator.script import MAX_SEGMENT_S, MIN_SEGMENT_S
+from ingest.simulator.script import MAX_SEGMENT_S, MIN_SEGMENT_S, StoryFile, load_story
 from ingest.simulator.sprites import SpriteKind, sprites
 from ingest.simulator.truth import TruthWriter
 from tests.conftest import EXAMPLE_SITE, free_port
@@ -119,6 +119,71 @@ def test_different_cameras_play_different_stories(site: SiteConfig) -> None:
 def test_script_rejects_unknown_cameras(site: SiteConfig) -> None:
     with pytest.raises(SimulatorError):
         Script(site, seed=7).truth_at("cc-nanguan", "nope", 1.0)
+
+
+# --- story files: scripted cameras ---------------------------------------------------------------
+
+STAFFED = {"desks": {"w1": True, "w2": True}, "queues": {"q1": 3}, "self_service": {"ss": 0}}
+W1_EMPTY = {"desks": {"w1": False, "w2": True}, "queues": {"q1": 3}, "self_service": {"ss": 0}}
+
+
+def story(cameras: dict[str, list[dict]]) -> StoryFile:
+    return StoryFile.model_validate({"cameras": cameras})
+
+
+def test_a_story_scripts_its_cameras_in_a_loop_and_leaves_the_others_seeded(site: SiteConfig) -> None:
+    scripted = Script(site, seed=7, story=story({"cc-nanguan/cam1": [{"for_s": 12, **STAFFED},
+                                                                     {"for_s": 16, **W1_EMPTY}]}))
+    staffed, empty = CameraTruth(**STAFFED), CameraTruth(**W1_EMPTY)
+    assert scripted.changes("cc-nanguan", "cam1", 70.0) == [
+        (0.0, staffed), (12.0, empty), (28.0, staffed), (40.0, empty), (56.0, staffed), (68.0, empty)]
+    assert scripted.truth_at("cc-nanguan", "cam1", 27.9) == empty
+    assert scripted.truth_at("cc-nanguan", "cam1", 1000 * 28 + 12.5) == empty
+    seeded = Script(site, seed=7)
+    for hall, camera in site.cameras():
+        if (hall.id, camera.id) != ("cc-nanguan", "cam1"):
+            assert scripted.changes(hall.id, camera.id, 600.0) == seeded.changes(hall.id, camera.id, 600.0)
+
+
+def test_a_story_file_scripts_a_camera(site: SiteConfig, tmp_path: Path) -> None:
+    path = tmp_path / "story.yaml"
+    path.write_text(yaml.safe_dump({"cameras": {"cc-chaoyang/cam1": [
+        {"for_s": 5, "desks": {"w1": False, "w2": False}, "queues": {"q1": 4}}]}}))
+    default = Script(site, seed=7).changes("cc-chaoyang", "cam1", 100.0)
+    story_script = Script(site, seed=7, story=load_story(path))
+    only = CameraTruth(desks={"w1": False, "w2": False}, queues={"q1": 4})
+    assert story_script.changes("cc-chaoyang", "cam1", 100.0) == [(0.0, only)]  # one scene: the same forever
+    assert len(story_script.segments("cc-chaoyang", "cam1", 100.0)) == 20
+    assert default != story_script.changes("cc-chaoyang", "cam1", 100.0)
+    with pytest.raises(SimulatorError, match="missing.yaml: cannot read the simulator story"):
+        load_story(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize(("cameras", "error"), [
+    ({"cc-nanguan/cam9": [{"for_s": 1, **STAFFED}]}, "no camera cc-nanguan/cam9 in the site"),
+    ({"cc-nanguan/cam1": [{"for_s": 1, **STAFFED}, {"for_s": 1, **dict(STAFFED, desks={"w1": True})}]},
+     r"cc-nanguan/cam1\[1\].desks: names \['w1'\]; the camera has \['w1', 'w2'\]"),
+    ({"cc-nanguan/cam1": [{"for_s": 1, **dict(STAFFED, queues={"q1": 1, "q3": 0})}]}, r"\[0\].queues: names"),
+    ({"cc-nanguan/cam1": [{"for_s": 1, **dict(STAFFED, queues={"q1": 6})}]}, "zone q1 holds 0..5 people, not 6"),
+    ({"cc-nanguan/cam1": [{"for_s": 1, **dict(STAFFED, self_service={"ss": -1})}]}, "zone ss holds 0..2"),
+])
+def test_a_story_that_does_not_fit_the_site_is_refused(site: SiteConfig, cameras: dict, error: str) -> None:
+    with pytest.raises(SimulatorError, match=error):
+        Script(site, seed=7, story=story(cameras))
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ("cameras: {cc-nanguan/cam1: [{for_s: 0, desks: {w1: true}}]}", r"cameras.cc-nanguan/cam1\[0\].for_s"),
+    ("cameras: {cc-nanguan/cam1: [{for_s: 3, desk: {w1: true}}]}", r"\[0\].desk: Extra inputs"),
+    ("cameras: {cc-nanguan/cam1: []}", "cameras.cc-nanguan/cam1: List should have at least 1"),
+    ("cameras: {}", "cameras: Dictionary should have at least 1"),
+    ("cameras: [", "is not valid YAML"),
+])
+def test_a_malformed_story_file_names_the_field(tmp_path: Path, text: str, error: str) -> None:
+    path = tmp_path / "story.yaml"
+    path.write_text(text)
+    with pytest.raises(SimulatorError, match=error):
+        load_story(path)
 
 
 # --- sprites and renderer -------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from hallwatch.config import CameraConfig, HallConfig, SiteConfig  # noqa: E402
 from hallwatch.redact import redact_url  # noqa: E402
 from ingest.simulator.errors import SimulatorError  # noqa: E402
 from ingest.simulator.scene import SceneRenderer  # noqa: E402
-from ingest.simulator.script import CameraTruth, Script  # noqa: E402
+from ingest.simulator.script import CameraTruth, Script, StoryFile  # noqa: E402
 from ingest.simulator.truth import TruthWriter  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -260,6 +260,7 @@ def run_simulator(
     fps: int = 10,
     ready: Callable[[], None] | None = None,
     stop: threading.Event | None = None,
+    story: StoryFile | None = None,
 ) -> None:
     """Serve every local camera of the site until `stop` is set or SIGINT/SIGTERM arrives.
 
@@ -270,7 +271,7 @@ def run_simulator(
         raise SimulatorError(f"fps must be 1..60, not {fps}")
     Gst.init(None)
     stop = stop if stop is not None else threading.Event()
-    script = Script(site, seed, frame_size=(width, height))
+    script = Script(site, seed, frame_size=(width, height), story=story)
     feeds_stop = threading.Event()
     servers = _plan_servers(site, script, Path(truth_dir), seed, width, height, fps, feeds_stop)
     writers = [feed.writer for server in servers.values() for feed in server.feeds]
