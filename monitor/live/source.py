@@ -63,7 +63,10 @@ class CameraSource:
         self.error: str | None = None
         self.profile_idc: int | None = None
         self.fps: float | None = None  # as the stream declares it
-        self.connects = 0
+        self.connects = 0  # connections that went live, reconnects included
+        self.drops = 0     # live connections that ended in an error (a reconnect follows while anyone watches)
+        self.open_connections = 0
+        self.most_open = 0  # the most connections open at once: one, however many watch
         self.units = 0
 
     # -- demand ------------------------------------------------------------------------------------
@@ -141,9 +144,13 @@ class CameraSource:
         """Under the lock: leave when closed, or idle past the linger time (then forget the thread)."""
         if self._closed.is_set():
             self._thread = None
+            self.state = "closed"
             return True
         if self.demand == 0 and idle_since is not None and time.monotonic() - idle_since >= self._linger_s:
+            # The state is set here, under the lock: a thread started for the next viewer right after
+            # must not have its "connecting" overwritten by this one on its way out.
             self._thread = None
+            self.state = "idle"
             return True
         return False
 
@@ -165,7 +172,6 @@ class CameraSource:
                     continue
                 delay = min(delay * 2, self._backoff[1])
                 idle_since = None
-        self.state = "closed" if self._closed.is_set() else "idle"
         log.info("%s: live source stopped (%d units)", self.name, self.units)
 
     def _stream_once(self) -> float | None:
@@ -173,6 +179,8 @@ class CameraSource:
         options = {"rtsp_transport": "tcp", "timeout": str(int(self._timeouts[1] * 1e6)),
                    "probesize": "32768", "analyzeduration": "0"}
         container = av.open(self._url, options=options, timeout=self._timeouts)
+        self._count_open(+1)
+        live = False
         try:
             stream = container.streams.video[0]
             if stream.codec_context.name != "h264":
@@ -184,6 +192,7 @@ class CameraSource:
             if headers:
                 self.profile_idc = sps_profile(headers)
             self.connects += 1
+            live = True
             self.state, self.error = "live", None
             log.info("%s: live source connected to %s", self.name, self.safe_url)
             started = False  # a fresh connection starts at a keyframe
@@ -219,8 +228,18 @@ class CameraSource:
                     if self._closed.is_set() or (idle_since is not None and now - idle_since >= self._linger_s):
                         return idle_since
             raise StreamError("the camera ended the stream")
+        except BaseException:
+            if live:
+                self.drops += 1
+            raise
         finally:
             container.close()
+            self._count_open(-1)
+
+    def _count_open(self, change: int) -> None:
+        with self._cond:
+            self.open_connections += change
+            self.most_open = max(self.most_open, self.open_connections)
 
     def _decode(self, stream: av.video.stream.VideoStream, packet: av.Packet, now: float) -> None:
         try:
