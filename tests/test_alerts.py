@@ -11,7 +11,7 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from hallwatch.records.alerts import AlertKey
-from tests.test_auth import api_client, app, pool  # noqa: F401
+from tests.test_auth import api_client, app, browser_login, pool  # noqa: F401
 from tests.test_cases import NOW, audit_actions, event, people  # noqa: F401
 
 
@@ -112,6 +112,42 @@ def test_acknowledge_once_and_turn_into_case(app, pool: ConnectionPool, people) 
         conn.execute("DELETE FROM event_ack")
     with pool.connection() as conn:
         assert conn.execute("SELECT note FROM event_ack").fetchone() == ("called the hall; officer back",)
+
+
+def test_unstaffed_window_inside_an_absence_is_shown_excused(app, pool: ConnectionPool, people) -> None:  # noqa: F811
+    """The event stays on the list (people waited) but carries the absence that excuses it, and so does its case;
+    the same window outside the absence, and other kinds of alert, are not excused."""
+    from hallwatch.records import rosters
+
+    with pool.connection() as conn:
+        rosters.add_absence(conn, hall_id="cc-nanguan", window_id="w2", officer_id=None, reason="leader_duty",
+                            note="daily duty", starts_at=NOW - timedelta(hours=1), ends_at=NOW + timedelta(hours=1))
+    excused = event(pool, subject="w2", started=NOW - timedelta(minutes=20))  # open: judged up to now
+    before = event(pool, subject="w2", started=NOW - timedelta(hours=2), ended=NOW - timedelta(minutes=50))
+    other_window = event(pool, subject="w1", started=NOW - timedelta(minutes=10))
+    queue = event(pool, kind="queue_over_limit", subject="q1", started=NOW - timedelta(minutes=15))
+    op, staff = api_client(app, "op"), api_client(app, "staff")
+
+    listed = {a["id"]: a["excused_by"] for a in op.get("/api/v1/alerts").json()["data"]}
+    assert set(listed) == {excused, before, other_window, queue}
+    (why,) = listed[excused]
+    assert (why["reason"], why["note"], why["officer"]) == ("leader_duty", "daily duty", None)
+    assert listed[before] is None and listed[other_window] is None and listed[queue] is None
+    assert staff.get(f"/api/v1/alerts/{excused}").json()["excused_by"] == listed[excused]
+
+    case = op.post(f"/api/v1/alerts/{excused}/case", json={}).json()
+    assert case["excused_by"] == listed[excused]
+    counted = op.post(f"/api/v1/alerts/{other_window}/case", json={}).json()
+    assert counted["excused_by"] is None
+    cases = {c["id"]: c["excused_by"] for c in staff.get("/api/v1/cases").json()["data"]}
+    assert cases == {case["id"]: listed[excused], counted["id"]: None}
+    page = browser_login(app, "staff").get("/cases").text
+    row = page[page.index(f'data-case="{case["id"]}"'):]
+    assert "excused (absence: leader duty)" in row[:row.index("</tr>")]
+    other = page[page.index(f'data-case="{counted["id"]}"'):]
+    assert "excused" not in other[:other.index("</tr>")]
+    detail = browser_login(app, "op").get(f"/cases/{case['id']}").text
+    assert "excused (absence: leader duty)" in detail and "leader duty: daily duty" in detail
 
 
 def test_schemathesis_no_server_errors_on_case_and_alert_api(app, pool: ConnectionPool, people) -> None:  # noqa: F811

@@ -19,7 +19,7 @@ from hallwatch.db.samples import DeskSample, insert_samples, sync_site
 from monitor.app import create_app
 from tests.conftest import ARTIFACTS, serving
 from tests.test_auth import PASSWORD, SITE, add_user, api_client, browser_login
-from tests.test_scorecards import migrate
+from tests.test_scorecards import migrate, unstaffed
 
 TZ = ZoneInfo("Asia/Shanghai")
 TODAY = datetime.now(TZ).date()
@@ -204,6 +204,24 @@ def test_scorecards_api_levels_and_scope(app, pool: ConnectionPool) -> None:
     assert field_of(boss.get("/api/v1/scorecards", params={"month": "2026-13"})) == "month"
     assert field_of(boss.get("/api/v1/scorecards", params={"level": "street"})) == "level"
     assert TestClient(app).get("/api/v1/scorecards").status_code == 401
+
+
+def test_scorecards_show_unstaffed_events_and_those_excused(app, pool: ConnectionPool) -> None:
+    add_user(pool, "boss", "manager")
+    boss, month = api_client(app, "boss"), MONDAY.strftime("%Y-%m")
+    at = datetime.combine(MONDAY, datetime.min.time(), TZ) + timedelta(hours=10)
+    with pool.connection() as conn:
+        conn.execute("INSERT INTO absence (hall_id, window_id, reason, starts_at, ends_at) VALUES"
+                     " ('cc-nanguan', 'w2', 'training', %s, %s)", (at, at + timedelta(hours=1)))
+        for start in (at + timedelta(minutes=10), at + timedelta(hours=2)):  # inside the training, and after it
+            unstaffed(conn, "w2", start, start + timedelta(minutes=5))
+    windows = boss.get("/api/v1/scorecards", params={"month": month, "level": "window",
+                                                     "hall_id": "cc-nanguan"}).json()["data"]
+    assert {r["window_id"]: (r["unstaffed"], r["unstaffed_excused"]) for r in windows} == {
+        "w1": (0, 0), "w2": (1, 1), "w3": (0, 0)}
+    page = browser_login(app, "boss").get("/scorecards", params={"month": month, "level": "window"}).text
+    row = page[page.index('data-unit="cc-nanguan/w2"'):]
+    assert "(+1 excused)" in row[:row.index("</tr>")]
 
 
 def test_pages_need_login_and_roles(app, pool: ConnectionPool) -> None:

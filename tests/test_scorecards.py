@@ -17,7 +17,7 @@ from hallwatch.db.migrate import apply_migrations
 from hallwatch.db.samples import DeskSample, insert_samples, sync_site
 from hallwatch.records import officers, rosters
 from hallwatch.records.rosters import Shift
-from hallwatch.records.scorecards import Month, monthly_scorecards
+from hallwatch.records.scorecards import Month, Unstaffed, monthly_scorecards
 from tests.conftest import EXAMPLE_SITE
 
 SITE = load_site(EXAMPLE_SITE)
@@ -108,6 +108,42 @@ def test_month_tallies(conn: psycopg.Connection) -> None:
         ("cc-chaoyang", "w2"): Tally(errors=1, complaints=1, windows=1),
         ("jlc-chuanying", "w1"): Tally(windows=1),
     }
+
+
+def unstaffed(conn: psycopg.Connection, window: str, starts: datetime, ends: datetime | None,
+              hall: str = "cc-nanguan") -> None:
+    conn.execute("INSERT INTO event_open (ts, hall_id, camera_id, kind, subject) VALUES"
+                 " (%s, %s, 'cam1', 'unstaffed_while_waiting', %s)", (starts, hall, window))
+    if ends is not None:
+        conn.execute("INSERT INTO event_close (ts, hall_id, kind, subject, ended_at) VALUES"
+                     " (%s, %s, 'unstaffed_while_waiting', %s, %s)", (starts, hall, window, ends))
+
+
+def test_unstaffed_events_inside_an_absence_are_not_held_against_the_window(conn: psycopg.Connection) -> None:
+    """Li Wei (w1, 2 Nov 09-12) is in training 11:30-12:00: an unstaffed spell then is excused, one at 10:00 is
+    not; counted by the month the event began, rolled up like every tally, and never in the score."""
+    before = monthly_scorecards(conn, scope=Scope("province"), month=NOV, config=CONFIG)
+    unstaffed(conn, "w1", local(2, 11, 35), local(2, 11, 50))        # in training: excused
+    unstaffed(conn, "w1", local(2, 10), local(2, 10, 10))            # rostered and not excused
+    unstaffed(conn, "w1", local(2, 11, 20), local(2, 11, 40))        # began before the training
+    unstaffed(conn, "w2", local(3, 9, 20), None)                     # Wang Fang rostered; still open
+    unstaffed(conn, "w9", local(4, 9), local(4, 9, 5))               # no such window: the hall's
+    unstaffed(conn, "w1", local(1, 9, month=12), None)               # December
+    unstaffed(conn, "w1", local(5, 9), local(5, 9, 5), hall="cc-chaoyang")
+    cards = monthly_scorecards(conn, scope=Scope("province"), month=NOV, config=CONFIG)
+    assert cards.unstaffed == {("cc-nanguan", "w1"): Unstaffed(counted=2, excused=1),
+                               ("cc-nanguan", "w2"): Unstaffed(counted=1),
+                               ("cc-nanguan", None): Unstaffed(counted=1),
+                               ("cc-chaoyang", "w1"): Unstaffed(counted=1)}
+    assert cards.unstaffed_at(Level.hall) == {"cc-nanguan": Unstaffed(4, 1), "cc-chaoyang": Unstaffed(1, 0)}
+    assert cards.unstaffed_at(Level.city) == {"cc": Unstaffed(5, 1)}
+    assert cards.unstaffed_at(Level.province) == {"province": Unstaffed(5, 1)}
+    assert ("cc-nanguan", None) not in cards.unstaffed_at(Level.window)  # the hall's own stay off the windows
+    assert cards.tallies == before.tallies  # shown beside the score, not part of it
+    assert [(r.key, r.score) for r in cards.table(Level.window)] == [(r.key, r.score) for r in before.table(
+        Level.window)]
+    hall_only = monthly_scorecards(conn, scope=Scope("hall", "cc-chaoyang"), month=NOV, config=CONFIG)
+    assert hall_only.unstaffed == {("cc-chaoyang", "w1"): Unstaffed(counted=1)}
 
 
 def test_league_tables_from_province_to_window(conn: psycopg.Connection) -> None:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from hallwatch.auth.audit import audit
 from hallwatch.auth.model import User
 from hallwatch.auth.scope import scope_sql
-from hallwatch.records.common import NotFound, WorkflowError
+from hallwatch.records.common import HALLS_TIMEZONE, NotFound, WorkflowError
 
 
 class AlertKind(StrEnum):
@@ -71,7 +71,10 @@ _ACK = sql.SQL(f" LEFT JOIN event_ack a ON (a.hall_id, a.kind, a.subject, a.ts) 
 _DETAIL = sql.SQL(
     "SELECT event_ref(o.hall_id, o.kind, o.subject, o.ts) AS id, o.hall_id, h.name AS hall_name, h.city_id,"
     " o.camera_id, o.kind, o.subject, o.ts AS started_at, c.ended_at, o.details, (c.ended_at IS NULL) AS open,"
-    " a.at AS acked_at, a.user_name AS acked_by, a.note AS ack_note, wc.id AS case_id, wc.status AS case_status"
+    " a.at AS acked_at, a.user_name AS acked_by, a.note AS ack_note, wc.id AS case_id, wc.status AS case_status,"
+    # an unstaffed window inside an approved absence is excused (migration 045); roster times in %(tz)s
+    " CASE WHEN o.kind = 'unstaffed_while_waiting' THEN (SELECT x.excused_by FROM unstaffed_excuse(o.hall_id,"
+    " o.subject, o.ts, coalesce(c.ended_at, now()), %(tz)s) x) END AS excused_by"
     " FROM page p JOIN event_open o ON " + _KEY + " = (p.hall_id, p.kind, p.subject, p.ts)"
     " JOIN hall h ON h.id = o.hall_id"
     " LEFT JOIN event_close c ON (c.hall_id, c.kind, c.subject, c.ts) = " + _KEY
@@ -123,13 +126,15 @@ def _page(cur: psycopg.Cursor[dict[str, Any]], keys: sql.Composable, values: dic
     return list(cur.fetchall())
 
 
-def list_alerts(conn: psycopg.Connection, *, user: User, where: AlertFilter, limit: int = 50,
-                offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+def list_alerts(conn: psycopg.Connection, *, user: User, where: AlertFilter, limit: int = 50, offset: int = 0,
+                timezone: str = HALLS_TIMEZONE) -> tuple[list[dict[str, Any]], int]:
     """A page of alerts inside the user's scope, open ones first, each group newest first; and the count.
+    `timezone`: the halls' (roster times, to tell whether an unstaffed window was excused).
 
     Open alerts come from `event_live` (the few events open now), closed ones from walking `event_open` newest
     first, so a page costs about `offset + limit` rows however many events are stored."""
     joins, condition, values = _conditions(user, where)
+    values["tz"] = timezone
     key = sql.SQL("SELECT o.hall_id, o.kind, o.subject, o.ts")
     live = sql.SQL(" FROM event_live l JOIN event_open o ON {} = (l.hall_id, l.kind, l.subject, l.ts){}"
                    " WHERE NOT {} AND {}").format(sql.SQL(_KEY), joins, _CLOSED, condition)
@@ -155,7 +160,8 @@ def list_alerts(conn: psycopg.Connection, *, user: User, where: AlertFilter, lim
     return rows, total
 
 
-def get_alert(conn: psycopg.Connection, *, user: User, alert_id: str) -> dict[str, Any]:
+def get_alert(conn: psycopg.Connection, *, user: User, alert_id: str,
+              timezone: str = HALLS_TIMEZONE) -> dict[str, Any]:
     """One alert inside the user's scope (NotFound otherwise)."""
     key = AlertKey.parse(alert_id)
     scope, params = scope_sql(user.scope, "o.hall_id")
@@ -164,14 +170,15 @@ def get_alert(conn: psycopg.Connection, *, user: User, alert_id: str) -> dict[st
                             " %(subject)s::text AS subject, %(started)s::timestamptz AS ts) {} WHERE {}"
                             ).format(_DETAIL, scope),
                     {**params, "hall": key.hall_id, "kind": key.kind, "subject": key.subject,
-                     "started": key.started_at})
+                     "started": key.started_at, "tz": timezone})
         row = cur.fetchone()
     if row is None:
         raise NotFound(f"no alert {alert_id!r}")
     return row
 
 
-def acknowledge(conn: psycopg.Connection, *, user: User, alert_id: str, ack: AckCreate) -> dict[str, Any]:
+def acknowledge(conn: psycopg.Connection, *, user: User, alert_id: str, ack: AckCreate,
+                timezone: str = HALLS_TIMEZONE) -> dict[str, Any]:
     """Record who acknowledged the alert, when, with a note; an alert is acknowledged once."""
     row = get_alert(conn, user=user, alert_id=alert_id)
     with conn.transaction():
@@ -185,4 +192,4 @@ def acknowledge(conn: psycopg.Connection, *, user: User, alert_id: str, ack: Ack
                             f" at {again['acked_at'].astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC")
     audit(conn, user=user, action="alert.acknowledge", subject=f"alert/{alert_id}",
           details={"hall": row["hall_id"], "kind": row["kind"], "note": ack.note})
-    return get_alert(conn, user=user, alert_id=alert_id)
+    return get_alert(conn, user=user, alert_id=alert_id, timezone=timezone)

@@ -17,7 +17,15 @@ from hallwatch.auth.audit import audit
 from hallwatch.auth.model import Role, Scope, User
 from hallwatch.auth.scope import scope_sql
 from hallwatch.config.auth import RecordsConfig
-from hallwatch.records.common import NotFound, RecordError, WorkflowError
+from hallwatch.records.common import (
+    HALLS_TIMEZONE,
+    NotFound,
+    RecordError,
+    StepLog,
+    WorkflowError,
+    counted_page,
+    equal_filters,
+)
 from hallwatch.records.inspections import visible_sql
 
 
@@ -95,7 +103,11 @@ _COLUMNS = sql.SQL(
     "wc.id, wc.source_kind, wc.source_ref, wc.hall_id, h.name AS hall_name, h.city_id, wc.inspection_id, wc.title,"
     " o.name AS owner, wc.due_at, wc.status, wc.status_at, wc.rectification, wc.verification,"
     " cu.name AS created_by, wc.created_at, wc.closed_at,"
-    " (wc.status = 'open' AND now() > wc.due_at) AS overdue")
+    " (wc.status = 'open' AND now() > wc.due_at) AS overdue,"
+    # an unstaffed event inside an approved absence is excused (migration 045); roster times in %(tz)s
+    " CASE WHEN wc.source_kind = 'event' THEN (SELECT x.excused_by FROM event_excuse(wc.source_ref, %(tz)s) x)"
+    " END AS excused_by")
+STEPS = StepLog("work_case_step", "case_id")
 _FROM = sql.SQL(" FROM work_case wc JOIN hall h ON h.id = wc.hall_id LEFT JOIN app_user o ON o.id = wc.owner_id"
                 " LEFT JOIN app_user cu ON cu.id = wc.created_by")
 
@@ -183,7 +195,7 @@ def create_case(conn: psycopg.Connection, *, user: User, data: CaseCreate, confi
         raise WorkflowError(f"{data.source_kind.value} {data.source_ref} has a case already") from None
     assert row is not None
     case_id = int(row[0])
-    conn.execute("INSERT INTO work_case_step (case_id, user_id, to_status) VALUES (%s, %s, 'open')", (case_id, user.id))
+    STEPS.add(conn, record_id=case_id, user_id=user.id, to_status=S.open)
     audit(conn, user=user, action="case.create", subject=f"case/{case_id}",
           details={"source": f"{data.source_kind.value}/{data.source_ref}", "hall": source.hall_id,
                    "owner": data.owner, "due_at": due.isoformat()})
@@ -201,50 +213,31 @@ class CaseFilter:
     owner: str | None = None
 
 
-def list_cases(conn: psycopg.Connection, *, user: User, where: CaseFilter, limit: int = 50,
-               offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+def list_cases(conn: psycopg.Connection, *, user: User, where: CaseFilter, limit: int = 50, offset: int = 0,
+               timezone: str = HALLS_TIMEZONE) -> tuple[list[dict[str, Any]], int]:
     """A page of the cases the user may see (open work unless `status` or `include_closed`), overdue and
-    soonest due first, and the total count."""
+    soonest due first, and the total count. `timezone`: the halls' (roster times, for excused events)."""
     visible, params = visible_cases_sql(user)
-    conditions: list[sql.Composable] = [visible]
-    values: dict[str, Any] = dict(params)
-    if where.status is not None:
-        conditions.append(sql.SQL("wc.status = %(status)s"))
-        values["status"] = where.status.value
-    elif not where.include_closed:
+    conditions, values = equal_filters((
+        ("wc.status", where.status), ("wc.hall_id", where.hall_id), ("h.city_id", where.city_id),
+        ("wc.source_kind", where.source_kind), ("o.name", where.owner)))
+    conditions.insert(0, visible)
+    values.update(params, tz=timezone)
+    if where.status is None and not where.include_closed:
         conditions.append(sql.SQL("wc.status <> 'closed'"))
-    for column, key, value in (("wc.hall_id", "hall_id", where.hall_id), ("h.city_id", "city_id", where.city_id),
-                               ("wc.source_kind", "source_kind", where.source_kind), ("o.name", "owner", where.owner)):
-        if value is not None:
-            conditions.append(sql.SQL("{} = {}").format(sql.Identifier(*column.split(".")), sql.Placeholder(key)))
-            values[key] = str(value)
     if where.overdue is not None:
         conditions.append(sql.SQL("(wc.status = 'open' AND now() > wc.due_at) = %(overdue)s"))
         values["overdue"] = where.overdue
-    condition = sql.SQL(" AND ").join(conditions)
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(sql.SQL("SELECT count(*) AS n{} WHERE {}").format(_FROM, condition), values)
-        total = int(cur.fetchone()["n"])  # type: ignore[index]
-        cur.execute(sql.SQL("SELECT {}{} WHERE {} ORDER BY wc.status = 'closed', wc.due_at, wc.id"
-                            " LIMIT %(limit)s OFFSET %(offset)s").format(_COLUMNS, _FROM, condition),
-                    {**values, "limit": limit, "offset": offset})
-        return list(cur.fetchall()), total
+    source = sql.SQL("{} WHERE {}").format(_FROM, sql.SQL(" AND ").join(conditions))
+    return counted_page(conn, columns=_COLUMNS, source=source, values=values,
+                        order=sql.SQL("wc.status = 'closed', wc.due_at, wc.id"), limit=limit, offset=offset)
 
 
-def get_case(conn: psycopg.Connection, *, user: User, case_id: int) -> dict[str, Any]:
+def get_case(conn: psycopg.Connection, *, user: User, case_id: int, timezone: str = HALLS_TIMEZONE) -> dict[str, Any]:
     """One case the user may see, with its steps."""
     visible, params = visible_cases_sql(user)
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(sql.SQL("SELECT {}{} WHERE wc.id = %(id)s AND {}").format(_COLUMNS, _FROM, visible),
-                    {**params, "id": case_id})
-        row = cur.fetchone()
-        if row is None:
-            raise NotFound(f"no case {case_id}")
-        cur.execute("SELECT s.at, u.name AS user_name, s.from_status, s.to_status, s.note FROM work_case_step s"
-                    " LEFT JOIN app_user u ON u.id = s.user_id WHERE s.case_id = %s ORDER BY s.at, s.ctid",
-                    (case_id,))
-        row["steps"] = list(cur.fetchall())
-    return row
+    return STEPS.with_steps(conn, sql.SQL("SELECT {}{} WHERE wc.id = %(id)s AND {}").format(_COLUMNS, _FROM, visible),
+                            {**params, "id": case_id, "tz": timezone}, record_id=case_id, missing=f"no case {case_id}")
 
 
 def _locked(conn: psycopg.Connection, user: User, case_id: int) -> dict[str, Any]:
@@ -252,7 +245,8 @@ def _locked(conn: psycopg.Connection, user: User, case_id: int) -> dict[str, Any
     return get_case(conn, user=user, case_id=case_id)
 
 
-def update_case(conn: psycopg.Connection, *, user: User, case_id: int, change: CaseUpdate) -> dict[str, Any]:
+def update_case(conn: psycopg.Connection, *, user: User, case_id: int, change: CaseUpdate,
+                timezone: str = HALLS_TIMEZONE) -> dict[str, Any]:
     """Change the title, owner or due date of a case that is not closed."""
     row = _locked(conn, user, case_id)
     if row["status"] == CaseStatus.closed:
@@ -271,7 +265,7 @@ def update_case(conn: psycopg.Connection, *, user: User, case_id: int, change: C
         audit(conn, user=user, action="case.update", subject=f"case/{case_id}",
               details={"title": change.title, "owner": change.owner,
                        "due_at": change.due_at.isoformat() if change.due_at else None})
-    return get_case(conn, user=user, case_id=case_id)
+    return get_case(conn, user=user, case_id=case_id, timezone=timezone)
 
 
 def may_take(user: User, row: dict[str, Any], to: CaseStatus) -> bool:
@@ -283,7 +277,8 @@ def next_steps(user: User, row: dict[str, Any]) -> list[CaseStatus]:
     return sorted(s for s in TRANSITIONS[CaseStatus(row["status"])] if may_take(user, row, s))
 
 
-def change_status(conn: psycopg.Connection, *, user: User, case_id: int, change: CaseTransition) -> dict[str, Any]:
+def change_status(conn: psycopg.Connection, *, user: User, case_id: int, change: CaseTransition,
+                  timezone: str = HALLS_TIMEZONE) -> dict[str, Any]:
     """Move a case along open -> rectified -> verified -> closed (rectified -> open sends it back)."""
     row = _locked(conn, user, case_id)
     source = CaseStatus(row["status"])
@@ -307,10 +302,8 @@ def change_status(conn: psycopg.Connection, *, user: User, case_id: int, change:
     conn.execute(sql.SQL("UPDATE work_case SET {}, status_at = now(),"
                          " closed_at = CASE WHEN %(status)s = 'closed' THEN now() END WHERE id = %(id)s"
                          ).format(assignments), {**sets, "id": case_id})
-    conn.execute("INSERT INTO work_case_step (case_id, user_id, from_status, to_status, note)"
-                 " VALUES (%s, %s, %s, %s, %s)",
-                 (case_id, user.id, source.value, change.to.value,
-                  change.note or change.rectification or change.verification or ""))
+    STEPS.add(conn, record_id=case_id, user_id=user.id, from_status=source, to_status=change.to,
+              note=change.note or change.rectification or change.verification or "")
     audit(conn, user=user, action="case.transition", subject=f"case/{case_id}",
           details={"from": source.value, "to": change.to.value})
-    return get_case(conn, user=user, case_id=case_id)
+    return get_case(conn, user=user, case_id=case_id, timezone=timezone)

@@ -1,13 +1,23 @@
-"""What every record kind shares: errors, the hall check against a user's scope, masking."""
+"""What every record kind shares: errors, the hall check against a user's scope, list filters and pages,
+a record with its status history, masking."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
 
 from hallwatch.auth.model import User
+from hallwatch.config.scorecards import ScorecardConfig
 from hallwatch.errors import HallwatchError
+
+# The halls' time zone when the caller names none (the default of `scorecards.timezone`): roster times are local.
+HALLS_TIMEZONE = ScorecardConfig.model_fields["timezone"].default
 
 
 class RecordError(HallwatchError):
@@ -55,6 +65,58 @@ def check_filter_scope(conn: psycopg.Connection, user: User, *, hall_id: str | N
             raise OutOfScope(f"city {city_id!r} is outside your scope {user.scope.path}")
         if user.scope.kind == "hall" and hall_city(conn, user.scope.id or "") != city_id:
             raise OutOfScope(f"city {city_id!r} is outside your scope {user.scope.path}")
+
+
+def equal_filters(pairs: Iterable[tuple[str, Any]]) -> tuple[list[sql.Composable], dict[str, Any]]:
+    """`alias.column = %(alias_column)s` for each (`alias.column`, value) whose value is given, and the values."""
+    conditions: list[sql.Composable] = []
+    values: dict[str, Any] = {}
+    for column, value in pairs:
+        if value is not None:
+            key = column.replace(".", "_")
+            conditions.append(sql.SQL("{} = {}").format(sql.Identifier(*column.split(".")), sql.Placeholder(key)))
+            values[key] = value if isinstance(value, bool) else str(value)
+    return conditions, values
+
+
+def counted_page(conn: psycopg.Connection, *, columns: sql.Composable, source: sql.Composable,
+                 values: dict[str, Any], order: sql.Composable, limit: int,
+                 offset: int) -> tuple[list[dict[str, Any]], int]:
+    """A page of `SELECT columns source ORDER BY order` and how many rows `source` (`FROM ... WHERE ...`) has."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        counted = cur.execute(sql.SQL("SELECT count(*) AS n{}").format(source), values).fetchone()
+        assert counted is not None
+        cur.execute(sql.SQL("SELECT {}{} ORDER BY {} LIMIT %(limit)s OFFSET %(offset)s").format(columns, source, order),
+                    {**values, "limit": limit, "offset": offset})
+        return list(cur.fetchall()), int(counted["n"])
+
+
+@dataclass(frozen=True)
+class StepLog:
+    """The status history of one record kind: a table of (`key`, at, user_id, from_status, to_status, note),
+    such as complaint_step or work_case_step."""
+
+    table: str
+    key: str
+
+    def add(self, conn: psycopg.Connection, *, record_id: int, user_id: int | None, to_status: str,
+            from_status: str | None = None, note: str = "") -> None:
+        conn.execute(sql.SQL("INSERT INTO {} ({}, user_id, from_status, to_status, note) VALUES (%s, %s, %s, %s, %s)"
+                             ).format(sql.Identifier(self.table), sql.Identifier(self.key)),
+                     (record_id, user_id, None if from_status is None else str(from_status), str(to_status), note))
+
+    def with_steps(self, conn: psycopg.Connection, query: sql.Composed, params: dict[str, Any], *,
+                   record_id: int, missing: str) -> dict[str, Any]:
+        """The row `query` finds (NotFound(`missing`) when none) with its history, oldest first, as `steps`."""
+        with conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(query, params).fetchone()
+            if row is None:
+                raise NotFound(missing)
+            cur.execute(sql.SQL("SELECT s.at, u.name AS user_name, s.from_status, s.to_status, s.note FROM {} s"
+                                " LEFT JOIN app_user u ON u.id = s.user_id WHERE s.{} = %s ORDER BY s.at, s.ctid"
+                                ).format(sql.Identifier(self.table), sql.Identifier(self.key)), (record_id,))
+            row["steps"] = list(cur.fetchall())
+        return row
 
 
 def mask_phone(phone: str) -> str:

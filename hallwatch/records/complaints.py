@@ -12,14 +12,22 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 
 from hallwatch.auth.audit import audit
 from hallwatch.auth.model import User
 from hallwatch.auth.scope import scope_sql
 from hallwatch.config.auth import RecordsConfig
-from hallwatch.records.common import NotFound, RecordError, WorkflowError, check_hall, mask_name, mask_phone
+from hallwatch.records.common import (
+    RecordError,
+    StepLog,
+    WorkflowError,
+    check_hall,
+    counted_page,
+    equal_filters,
+    mask_name,
+    mask_phone,
+)
 
 
 class Channel(StrEnum):
@@ -83,13 +91,15 @@ class Transition(BaseModel):
     reason: str | None = Field(default=None, max_length=4000, description="required for `rejected`")
 
 
+_FROM = sql.SQL(" FROM complaint c JOIN hall h ON h.id = c.hall_id LEFT JOIN app_user u ON u.id = c.assignee_id")
+_OVERDUE = sql.SQL("(c.status = 'received' AND now() > c.assign_due_at"
+                   " OR c.status IN ('received', 'assigned', 'in_progress') AND now() > c.resolve_due_at)")
+STEPS = StepLog("complaint_step", "complaint_id")
 _COLUMNS = sql.SQL(
     "c.id, c.hall_id, h.name AS hall_name, h.city_id, c.window_id, c.officer_badge, c.responsible_officer, c.channel,"
     " c.category, c.summary, c.contact_name, c.contact_phone, c.received_at, c.external_ref, c.status, c.status_at,"
     " u.name AS assignee, c.assign_due_at, c.resolve_due_at, c.resolution, c.upheld, c.reject_reason,"
-    " (c.status = 'received' AND now() > c.assign_due_at"
-    "  OR c.status IN ('received', 'assigned', 'in_progress') AND now() > c.resolve_due_at) AS overdue")
-_FROM = sql.SQL(" FROM complaint c JOIN hall h ON h.id = c.hall_id LEFT JOIN app_user u ON u.id = c.assignee_id")
+    " {} AS overdue").format(_OVERDUE)
 
 
 def create_complaint(conn: psycopg.Connection, *, user: User, data: ComplaintCreate, config: RecordsConfig) -> int:
@@ -105,8 +115,7 @@ def create_complaint(conn: psycopg.Connection, *, user: User, data: ComplaintCre
          received + timedelta(hours=config.complaint_resolve_hours), user.id)).fetchone()
     assert row is not None
     complaint_id = int(row[0])
-    conn.execute("INSERT INTO complaint_step (complaint_id, user_id, to_status, note) VALUES (%s, %s, 'received', '')",
-                 (complaint_id, user.id))
+    STEPS.add(conn, record_id=complaint_id, user_id=user.id, to_status=S.received)
     audit(conn, user=user, action="complaint.create", subject=f"complaint/{complaint_id}",
           details={"hall": data.hall_id, "channel": data.channel.value, "category": data.category.value})
     return complaint_id
@@ -126,33 +135,26 @@ class ComplaintFilter:
 
 def list_complaints(conn: psycopg.Connection, *, user: User, where: ComplaintFilter, limit: int = 50,
                     offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """A page of complaints inside the user's scope (contacts masked) and the total count."""
+    """A page of complaints inside the user's scope (contacts masked), newest first, and the total count."""
     scope, params = scope_sql(user.scope, "c.hall_id")
-    conditions = [scope]
-    values: dict[str, Any] = dict(params)
-    for column, value in (("c.status", where.status), ("c.hall_id", where.hall_id), ("h.city_id", where.city_id),
-                          ("c.channel", where.channel), ("c.category", where.category)):
-        if value is not None:
-            key = column.replace(".", "_")
-            conditions.append(sql.SQL("{} = {}").format(sql.Identifier(*column.split(".")), sql.Placeholder(key)))
-            values[key] = str(value)
+    conditions, values = equal_filters((
+        ("c.status", where.status), ("c.hall_id", where.hall_id), ("h.city_id", where.city_id),
+        ("c.channel", where.channel), ("c.category", where.category)))
+    conditions.insert(0, scope)
+    values.update(params)
     if where.since is not None:
         conditions.append(sql.SQL("c.received_at >= %(since)s"))
         values["since"] = where.since
     if where.until is not None:
         conditions.append(sql.SQL("c.received_at < %(until)s"))
         values["until"] = where.until
-    condition = sql.SQL(" AND ").join(conditions)
-    inner = sql.SQL("SELECT {}{} WHERE {}").format(_COLUMNS, _FROM, condition)
-    overdue = sql.SQL("") if where.overdue is None else sql.SQL(" WHERE overdue = %(overdue)s")
-    values["overdue"] = where.overdue
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(sql.SQL("SELECT count(*) AS n FROM ({}) q{}").format(inner, overdue), values)
-        total = int(cur.fetchone()["n"])  # type: ignore[index]
-        cur.execute(sql.SQL("SELECT * FROM ({}) q{} ORDER BY received_at DESC, id DESC LIMIT %(limit)s"
-                            " OFFSET %(offset)s").format(inner, overdue), {**values, "limit": limit, "offset": offset})
-        rows = [masked(r) for r in cur.fetchall()]
-    return rows, total
+    if where.overdue is not None:
+        conditions.append(sql.SQL("{} = %(overdue)s").format(_OVERDUE))
+        values["overdue"] = where.overdue
+    source = sql.SQL("{} WHERE {}").format(_FROM, sql.SQL(" AND ").join(conditions))
+    rows, total = counted_page(conn, columns=_COLUMNS, source=source, values=values,
+                               order=sql.SQL("c.received_at DESC, c.id DESC"), limit=limit, offset=offset)
+    return [masked(r) for r in rows], total
 
 
 def masked(row: dict[str, Any]) -> dict[str, Any]:
@@ -162,17 +164,9 @@ def masked(row: dict[str, Any]) -> dict[str, Any]:
 def get_complaint(conn: psycopg.Connection, *, user: User, complaint_id: int) -> dict[str, Any]:
     """One complaint inside the user's scope, contact unmasked (the caller decides what to show), with its steps."""
     scope, params = scope_sql(user.scope, "c.hall_id")
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(sql.SQL("SELECT {}{} WHERE c.id = %(id)s AND {}").format(_COLUMNS, _FROM, scope),
-                    {**params, "id": complaint_id})
-        row = cur.fetchone()
-        if row is None:
-            raise NotFound(f"no complaint {complaint_id}")
-        cur.execute("SELECT s.at, u.name AS user_name, s.from_status, s.to_status, s.note FROM complaint_step s"
-                    " LEFT JOIN app_user u ON u.id = s.user_id WHERE s.complaint_id = %s ORDER BY s.at, s.ctid",
-                    (complaint_id,))
-        row["steps"] = list(cur.fetchall())
-    return row
+    return STEPS.with_steps(conn, sql.SQL("SELECT {}{} WHERE c.id = %(id)s AND {}").format(_COLUMNS, _FROM, scope),
+                            {**params, "id": complaint_id}, record_id=complaint_id,
+                            missing=f"no complaint {complaint_id}")
 
 
 def change_status(conn: psycopg.Connection, *, user: User, complaint_id: int, change: Transition) -> dict[str, Any]:
@@ -204,9 +198,8 @@ def change_status(conn: psycopg.Connection, *, user: User, complaint_id: int, ch
     assignments = sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in sets)
     conn.execute(sql.SQL("UPDATE complaint SET {}, status_at = now() WHERE id = %(id)s").format(assignments),
                  {**sets, "id": complaint_id})
-    conn.execute("INSERT INTO complaint_step (complaint_id, user_id, from_status, to_status, note)"
-                 " VALUES (%s, %s, %s, %s, %s)",
-                 (complaint_id, user.id, source.value, change.to.value, change.note or change.reason or ""))
+    STEPS.add(conn, record_id=complaint_id, user_id=user.id, from_status=source, to_status=change.to,
+              note=change.note or change.reason or "")
     audit(conn, user=user, action="complaint.transition", subject=f"complaint/{complaint_id}",
           details={"from": source.value, "to": change.to.value, "assignee": change.assignee,
                    "upheld": change.upheld})

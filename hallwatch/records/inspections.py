@@ -19,7 +19,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from hallwatch.auth.audit import audit
 from hallwatch.auth.model import Role, User
 from hallwatch.auth.scope import scope_sql
-from hallwatch.records.common import NotFound, RecordError, WorkflowError, check_hall
+from hallwatch.records.common import NotFound, RecordError, WorkflowError, check_hall, counted_page, equal_filters
 
 
 class InspectionKind(StrEnum):
@@ -175,20 +175,11 @@ def list_inspections(conn: psycopg.Connection, *, user: User, kind: InspectionKi
                      status: InspectionStatus | None = None, hall_id: str | None = None,
                      covert: bool | None = None, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     visible, params = visible_sql(user)
-    conditions: list[sql.Composable] = [visible]
-    values: dict[str, Any] = dict(params)
-    for name, value in (("kind", kind), ("status", status), ("hall_id", hall_id), ("covert", covert)):
-        if value is not None:
-            conditions.append(sql.SQL("{} = {}").format(sql.Identifier("i", name), sql.Placeholder(name)))
-            values[name] = value if isinstance(value, bool) else str(value)
-    where = sql.SQL(" AND ").join(conditions)
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(sql.SQL("SELECT count(*) AS n{} WHERE {}").format(_FROM, where), values)
-        total = int(cur.fetchone()["n"])  # type: ignore[index]
-        cur.execute(sql.SQL("SELECT {}{} WHERE {} ORDER BY i.planned_at DESC, i.id DESC LIMIT %(limit)s"
-                            " OFFSET %(offset)s").format(_COLUMNS, _FROM, where),
-                    {**values, "limit": limit, "offset": offset})
-        return list(cur.fetchall()), total
+    conditions, values = equal_filters((("i.kind", kind), ("i.status", status), ("i.hall_id", hall_id),
+                                        ("i.covert", covert)))
+    source = sql.SQL("{} WHERE {}").format(_FROM, sql.SQL(" AND ").join([visible, *conditions]))
+    return counted_page(conn, columns=_COLUMNS, source=source, values={**params, **values},
+                        order=sql.SQL("i.planned_at DESC, i.id DESC"), limit=limit, offset=offset)
 
 
 def get_inspection(conn: psycopg.Connection, *, user: User, inspection_id: int, audit_read: bool = True

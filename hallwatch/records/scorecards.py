@@ -6,7 +6,9 @@ Where each input comes from (docs/rosters.md has the details):
 - overtime: queue minutes of `wait_sample` whose p90 wait (or Little's-law estimate) is over the SLA,
   attributed to the window the queue zone serves (`zone.window_id`), else to the hall;
 - errors: inspection findings of category `error` (`finding`, `inspection`; covert ones once published);
-- complaints: complaints resolved as upheld (`complaint.upheld`), by the month received.
+- complaints: complaints resolved as upheld (`complaint.upheld`), by the month received;
+- unstaffed: events `unstaffed_while_waiting` by the month they began, those an approved absence excuses
+  (SQL `unstaffed_excuse`, migration 045) apart: shown, not counted against the window, and not in the score.
 The arithmetic is analytics.kpi; this module gathers the inputs and holds the settings."""
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -128,12 +130,57 @@ def complaints_by_window(conn: psycopg.Connection, *, halls: list[str], since: d
     return {(r[0], r[1]): r[2] for r in rows}
 
 
+# Unstaffed events by the month they began, per window (an unknown window: the hall), excused or not.
+_UNSTAFFED = """
+SELECT o.hall_id, w.id AS window_id,
+       (SELECT x.excused_by FROM unstaffed_excuse(o.hall_id, o.subject, o.ts, coalesce(c.ended_at, now()), %(tz)s) x)
+         IS NOT NULL AS excused,
+       count(*)::int
+FROM event_open o
+LEFT JOIN event_close c ON (c.hall_id, c.kind, c.subject, c.ts) = (o.hall_id, o.kind, o.subject, o.ts)
+LEFT JOIN service_window w ON w.hall_id = o.hall_id AND w.id = o.subject AND w.active
+WHERE o.kind = 'unstaffed_while_waiting' AND o.hall_id = ANY(%(halls)s) AND o.ts >= %(since)s AND o.ts < %(until)s
+GROUP BY 1, 2, 3
+"""
+
+
+@dataclass(frozen=True)
+class Unstaffed:
+    """Events of a window left unstaffed while people waited: those held against it, and those excused."""
+
+    counted: int = 0
+    excused: int = 0
+
+    def __add__(self, other: Unstaffed) -> Unstaffed:
+        return Unstaffed(self.counted + other.counted, self.excused + other.excused)
+
+
+def unstaffed_by_window(conn: psycopg.Connection, *, halls: list[str], since: datetime, until: datetime,
+                        timezone: str) -> dict[TallyKey, Unstaffed]:
+    out: dict[TallyKey, Unstaffed] = defaultdict(Unstaffed)
+    for hall, window, excused, n in conn.execute(_UNSTAFFED, {"halls": halls, "since": since, "until": until,
+                                                              "tz": timezone}):
+        out[(hall, window)] += Unstaffed(excused=n) if excused else Unstaffed(counted=n)
+    return dict(out)
+
+
 @dataclass(frozen=True)
 class Scorecards:
     month: Month
     tallies: dict[TallyKey, Tally]
     city_of: dict[str, str]
     method: StarMethod
+    unstaffed: dict[TallyKey, Unstaffed] = field(default_factory=dict)
+
+    def unstaffed_at(self, level: Level) -> dict[Hashable, Unstaffed]:
+        """Unstaffed events summed to `level`, keyed as the league table's rows."""
+        out: dict[Hashable, Unstaffed] = defaultdict(Unstaffed)
+        for (hall, window), events in self.unstaffed.items():
+            key: Hashable = {Level.window: (hall, window), Level.hall: hall, Level.city: self.city_of[hall],
+                             Level.province: "province"}[level]
+            if level is not Level.window or window is not None:
+                out[key] += events
+        return dict(out)
 
     def table(self, level: Level, *, city: str | None = None, hall: str | None = None) -> list[LeagueRow]:
         rolled = rollup(self.tallies, level=level, city_of=self.city_of)
@@ -176,7 +223,8 @@ def monthly_scorecards(conn: psycopg.Connection, *, scope: Scope, month: Month,
             if key[1] is not None and key not in windows:  # a window no longer configured: count it on the hall
                 key = (key[0], None)
             tallies[key] = tallies[key] + Tally(**{kind: n})  # type: ignore[arg-type]
-    return Scorecards(month, dict(tallies), city_of, star_method(config))
+    unstaffed = unstaffed_by_window(conn, halls=halls, since=since, until=until, timezone=config.timezone)
+    return Scorecards(month, dict(tallies), city_of, star_method(config), unstaffed)
 
 
 def star_method(config: ScorecardConfig) -> StarMethod:

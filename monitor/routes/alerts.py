@@ -17,15 +17,14 @@ from hallwatch.records.cases import CaseCreate, DueAt, SourceKind, create_case
 from hallwatch.records.common import RecordError, check_filter_scope
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
 from monitor.routes._shared import Page, http_error
-from monitor.routes.cases import CasePublic, case_error, case_row, public
+from monitor.routes.cases import CasePublic, Limit, Offset, case_error, case_row, public
+from monitor.routes.rosters import ExcusePublic
 
 router = APIRouter()
 nav = [NavItem("Alerts", "/alerts", order=5)]
 HANDLERS = (Role.admin, Role.center_operator, Role.manager)  # acknowledge, and turn into case
 Handler = Annotated[User, Depends(require_roles(*HANDLERS))]
 AlertId = Annotated[str, PathParam(min_length=5, max_length=300, description="hall:kind:subject:start_microseconds")]
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
 class AlertPublic(BaseModel):
@@ -45,6 +44,9 @@ class AlertPublic(BaseModel):
     ack_note: str | None
     case_id: int | None
     case_status: str | None
+    excused_by: list[ExcusePublic] | None = Field(
+        description="unstaffed windows only: the approved absences that excuse it (shown, not held against the"
+                    " window in scorecards); null when it counts")
 
 
 class AlertCaseCreate(BaseModel):
@@ -65,30 +67,32 @@ Filter = Annotated[AlertFilter, Depends(alert_filter)]
 
 
 @router.get("/api/v1/alerts", tags=["alerts"], responses={403: {}})
-def read_alerts(conn: DbConn, user: CurrentUser, where: Filter, limit: Limit = 50,
+def read_alerts(conn: DbConn, site: SiteDep, user: CurrentUser, where: Filter, limit: Limit = 50,
                 offset: Offset = 0) -> Page[AlertPublic]:
     """Events inside the caller's scope: open ones first, each group newest first."""
     try:
         check_filter_scope(conn, user, hall_id=where.hall_id, city_id=where.city_id)
     except RecordError as exc:
         raise http_error(exc) from None
-    rows, total = list_alerts(conn, user=user, where=where, limit=limit, offset=offset)
+    rows, total = list_alerts(conn, user=user, where=where, limit=limit, offset=offset,
+                              timezone=site.scorecards.timezone)
     return Page[AlertPublic](data=[AlertPublic(**r) for r in rows], count=total, limit=limit, offset=offset)
 
 
 @router.get("/api/v1/alerts/{alert_id}", tags=["alerts"], responses={404: {}})
-def read_alert(alert_id: AlertId, conn: DbConn, user: CurrentUser) -> AlertPublic:
+def read_alert(alert_id: AlertId, conn: DbConn, site: SiteDep, user: CurrentUser) -> AlertPublic:
     try:
-        return AlertPublic(**get_alert(conn, user=user, alert_id=alert_id))
+        return AlertPublic(**get_alert(conn, user=user, alert_id=alert_id, timezone=site.scorecards.timezone))
     except RecordError as exc:
         raise http_error(exc) from None
 
 
 @router.post("/api/v1/alerts/{alert_id}/ack", tags=["alerts"], responses={404: {}, 409: {}})
-def acknowledge_alert(alert_id: AlertId, body: AckCreate, conn: DbConn, user: Handler) -> AlertPublic:
+def acknowledge_alert(alert_id: AlertId, body: AckCreate, conn: DbConn, site: SiteDep, user: Handler) -> AlertPublic:
     """Who acknowledged, when, and a note; once per alert (409 names who did it first)."""
     try:
-        return AlertPublic(**acknowledge(conn, user=user, alert_id=alert_id, ack=body))
+        return AlertPublic(**acknowledge(conn, user=user, alert_id=alert_id, ack=body,
+                                         timezone=site.scorecards.timezone))
     except RecordError as exc:
         raise http_error(exc) from None
 
@@ -102,7 +106,7 @@ def alert_to_case(alert_id: AlertId, body: AlertCaseCreate, conn: DbConn, user: 
         case_id = create_case(conn, user=user, data=data, config=site.records)
     except RecordError as exc:
         raise case_error(exc) from None
-    return public(case_row(conn, user, case_id))
+    return public(case_row(conn, user, case_id, site))
 
 
 @router.get("/alerts", response_class=HTMLResponse, include_in_schema=False)

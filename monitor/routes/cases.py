@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from hallwatch.auth.model import User
 from hallwatch.records.cases import (
@@ -32,21 +33,13 @@ from hallwatch.records.cases import (
 from hallwatch.records.common import RecordError, check_filter_scope
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
 from monitor.routes._shared import Page, http_error
+from monitor.routes.complaints import Limit, Offset, StepPublic
+from monitor.routes.rosters import ExcusePublic
 
 router = APIRouter()
 nav = [NavItem("Cases", "/cases", order=25)]
 Creator = Annotated[User, Depends(require_roles(*CREATORS))]
 CaseId = Annotated[int, PathParam(ge=1, le=2**62)]
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0, le=10_000_000)]
-
-
-class CaseStepPublic(BaseModel):
-    at: datetime
-    user_name: str | None
-    from_status: str | None
-    to_status: str
-    note: str
 
 
 class CasePublic(BaseModel):
@@ -69,7 +62,9 @@ class CasePublic(BaseModel):
     created_at: datetime
     closed_at: datetime | None
     overdue: bool
-    steps: list[CaseStepPublic] | None = None
+    excused_by: list[ExcusePublic] | None = Field(
+        default=None, description="a case from an unstaffed window: the approved absences that excuse it")
+    steps: list[StepPublic] | None = None
 
 
 def source_url(row: dict[str, Any]) -> str:
@@ -104,17 +99,18 @@ def case_error(exc: RecordError) -> HTTPException:
     return http_error(exc, field="owner" if "user" in str(exc) else None)
 
 
-def _list(conn: DbConn, user: User, where: CaseFilter, limit: int, offset: int) -> tuple[list[dict], int]:
+def _list(conn: DbConn, site: SiteDep, user: User, where: CaseFilter, limit: int,
+          offset: int) -> tuple[list[dict], int]:
     try:
         check_filter_scope(conn, user, hall_id=where.hall_id, city_id=where.city_id)
     except RecordError as exc:
         raise http_error(exc) from None
-    return list_cases(conn, user=user, where=where, limit=limit, offset=offset)
+    return list_cases(conn, user=user, where=where, limit=limit, offset=offset, timezone=site.scorecards.timezone)
 
 
-def case_row(conn: DbConn, user: User, case_id: int) -> dict[str, Any]:
+def case_row(conn: DbConn, user: User, case_id: int, site: SiteDep) -> dict[str, Any]:
     try:
-        return get_case(conn, user=user, case_id=case_id)
+        return get_case(conn, user=user, case_id=case_id, timezone=site.scorecards.timezone)
     except RecordError as exc:
         raise http_error(exc) from None
 
@@ -130,10 +126,10 @@ def _due(site: SiteDep, day: str) -> datetime | None:
 
 
 @router.get("/api/v1/cases", tags=["cases"], responses={403: {}})
-def read_cases(conn: DbConn, user: CurrentUser, where: Filter, limit: Limit = 50,
+def read_cases(conn: DbConn, site: SiteDep, user: CurrentUser, where: Filter, limit: Limit = 50,
                offset: Offset = 0) -> Page[CasePublic]:
     """Open work (every case not closed) unless `status` or `include_closed`; overdue and soonest due first."""
-    rows, total = _list(conn, user, where, limit, offset)
+    rows, total = _list(conn, site, user, where, limit, offset)
     return Page[CasePublic](data=[public(r) for r in rows], count=total, limit=limit, offset=offset)
 
 
@@ -143,28 +139,29 @@ def create_case_api(body: CaseCreate, conn: DbConn, user: Creator, site: SiteDep
         case_id = create_case(conn, user=user, data=body, config=site.records)
     except RecordError as exc:
         raise case_error(exc) from None
-    return public(case_row(conn, user, case_id))
+    return public(case_row(conn, user, case_id, site))
 
 
 @router.get("/api/v1/cases/{case_id}", tags=["cases"], responses={404: {}})
-def read_case(case_id: CaseId, conn: DbConn, user: CurrentUser) -> CasePublic:
-    return public(case_row(conn, user, case_id))
+def read_case(case_id: CaseId, conn: DbConn, site: SiteDep, user: CurrentUser) -> CasePublic:
+    return public(case_row(conn, user, case_id, site))
 
 
 @router.patch("/api/v1/cases/{case_id}", tags=["cases"], responses={404: {}, 409: {}})
-def update_case_api(case_id: CaseId, body: CaseUpdate, conn: DbConn, user: Creator) -> CasePublic:
+def update_case_api(case_id: CaseId, body: CaseUpdate, conn: DbConn, site: SiteDep, user: Creator) -> CasePublic:
     try:
-        return public(update_case(conn, user=user, case_id=case_id, change=body))
+        return public(update_case(conn, user=user, case_id=case_id, change=body, timezone=site.scorecards.timezone))
     except RecordError as exc:
         raise case_error(exc) from None
 
 
 @router.post("/api/v1/cases/{case_id}/transition", tags=["cases"], responses={403: {}, 404: {}, 409: {}})
-def transition_case(case_id: CaseId, body: CaseTransition, conn: DbConn, user: CurrentUser) -> CasePublic:
+def transition_case(case_id: CaseId, body: CaseTransition, conn: DbConn, site: SiteDep,
+                    user: CurrentUser) -> CasePublic:
     """open → rectified (hall, owner) → verified (someone outside the hall) → closed (manager); rectified → open
     sends a rectification back. A step the workflow does not allow answers 409 naming the allowed ones."""
     try:
-        return public(change_status(conn, user=user, case_id=case_id, change=body))
+        return public(change_status(conn, user=user, case_id=case_id, change=body, timezone=site.scorecards.timezone))
     except RecordError as exc:
         raise case_error(exc) from None
 
@@ -172,8 +169,9 @@ def transition_case(case_id: CaseId, body: CaseTransition, conn: DbConn, user: C
 # --- pages -------------------------------------------------------------------------------------------
 
 @router.get("/cases", response_class=HTMLResponse, include_in_schema=False)
-def cases_page(request: Request, conn: DbConn, user: CurrentUser, where: Filter, offset: Offset = 0) -> HTMLResponse:
-    rows, total = _list(conn, user, where, 50, offset)
+def cases_page(request: Request, conn: DbConn, site: SiteDep, user: CurrentUser, where: Filter,
+               offset: Offset = 0) -> HTMLResponse:
+    rows, total = _list(conn, site, user, where, 50, offset)
     return templates.TemplateResponse(request, "cases_list.html", {
         "rows": rows, "total": total, "offset": offset, "where": where, "statuses": list(CaseStatus),
         "kinds": list(SourceKind),
@@ -211,38 +209,38 @@ def create_case_form(request: Request, conn: DbConn, user: Creator, site: SiteDe
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False)
-def case_page(request: Request, case_id: CaseId, conn: DbConn, user: CurrentUser) -> HTMLResponse:
-    row = case_row(conn, user, case_id)
+def case_page(request: Request, case_id: CaseId, conn: DbConn, site: SiteDep, user: CurrentUser) -> HTMLResponse:
+    row = case_row(conn, user, case_id, site)
     return templates.TemplateResponse(request, "cases_detail.html", {
         "c": row, "source_url": source_url(row), "nexts": next_steps(user, row),
         "can_edit": user.role in CREATORS and row["status"] != CaseStatus.closed})
 
 
-@router.post("/cases/{case_id}", include_in_schema=False)
-def update_case_form(case_id: CaseId, conn: DbConn, user: Creator, site: SiteDep, title: Annotated[str, Form()] = "",
-                     owner: Annotated[str, Form()] = "", due_date: Annotated[str, Form()] = "") -> Response:
+def _form_change(case_id: int, change: Callable[[], object]) -> Response:
+    """Run a change posted by a form on the case page and go back to it; a bad value answers 422 naming it."""
     try:
-        change = CaseUpdate(title=title.strip() or None, owner=owner.strip(), due_at=_due(site, due_date))
-        update_case(conn, user=user, case_id=case_id, change=change)
+        change()
     except ValidationError as exc:
         raise HTTPException(status_code=422, detail="; ".join(f"{e['loc'][-1]}: {e['msg']}"
                                                               for e in exc.errors())) from None
     except RecordError as exc:
         raise case_error(exc) from None
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
+
+
+@router.post("/cases/{case_id}", include_in_schema=False)
+def update_case_form(case_id: CaseId, conn: DbConn, user: Creator, site: SiteDep, title: Annotated[str, Form()] = "",
+                     owner: Annotated[str, Form()] = "", due_date: Annotated[str, Form()] = "") -> Response:
+    return _form_change(case_id, lambda: update_case(
+        conn, user=user, case_id=case_id,
+        change=CaseUpdate(title=title.strip() or None, owner=owner.strip(), due_at=_due(site, due_date))))
 
 
 @router.post("/cases/{case_id}/transition", include_in_schema=False)
 def transition_case_form(case_id: CaseId, conn: DbConn, user: CurrentUser, to: Annotated[str, Form()],
                          rectification: Annotated[str, Form()] = "", verification: Annotated[str, Form()] = "",
                          note: Annotated[str, Form()] = "") -> Response:
-    try:
-        change = CaseTransition(to=to, rectification=rectification or None,  # type: ignore[arg-type]
-                                verification=verification or None, note=note)
-        change_status(conn, user=user, case_id=case_id, change=change)
-    except ValidationError as exc:
-        raise HTTPException(status_code=422, detail="; ".join(f"{e['loc'][-1]}: {e['msg']}"
-                                                              for e in exc.errors())) from None
-    except RecordError as exc:
-        raise case_error(exc) from None
-    return RedirectResponse(f"/cases/{case_id}", status_code=303)
+    return _form_change(case_id, lambda: change_status(
+        conn, user=user, case_id=case_id,
+        change=CaseTransition(to=to, rectification=rectification or None,  # type: ignore[arg-type]
+                              verification=verification or None, note=note)))

@@ -5,6 +5,7 @@ a hall (its staff too) records absences, and every excuse is audited."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
@@ -140,6 +141,17 @@ class AbsencePublic(BaseModel):
     recorded_at: datetime
 
 
+class ExcusePublic(BaseModel):
+    """An approved absence that excuses a window left unstaffed (migration 045)."""
+
+    absence_id: int
+    reason: Literal["training", "leave", "leader_duty"]
+    note: str
+    officer: str | None = Field(description="the officer away; null for an absence of the whole window")
+    starts_at: datetime
+    ends_at: datetime
+
+
 # ---- shared steps ----------------------------------------------------------------------------------------
 
 def _officer_hall(conn: DbConn, officer_id: int) -> str | None:
@@ -174,21 +186,6 @@ def _add_shift(conn: DbConn, user: User, data: ShiftCreate) -> int:
     return shift_id
 
 
-def _shift_in_scope(conn: DbConn, user: User, shift_id: int) -> dict[str, Any]:
-    row = rosters.get_shift(conn, shift_id)
-    if row is None or not user.scope.allows(row["hall_id"], hall_city(conn, row["hall_id"]) or ""):
-        raise not_found(f"shift {shift_id}")
-    return row
-
-
-def _delete_shift(conn: DbConn, user: User, shift_id: int) -> str:
-    row = _shift_in_scope(conn, user, shift_id)
-    rosters.delete_shift(conn, shift_id)
-    audit(conn, user=user, action="shift.delete", subject=f"shift/{shift_id}",
-          details={k: str(v) if v is not None else None for k, v in row.items() if k != "created_at"})
-    return str(row["hall_id"])
-
-
 def _import(conn: DbConn, user: User, raw: bytes, filename: str) -> rosters.ImportReport:
     if len(raw) > CSV_MAX_BYTES:
         raise unprocessable("file", f"the file is larger than {CSV_MAX_BYTES} bytes")
@@ -218,18 +215,26 @@ def _add_absence(conn: DbConn, user: User, data: AbsenceCreate) -> int:
     return absence_id
 
 
-def _absence_in_scope(conn: DbConn, user: User, absence_id: int) -> dict[str, Any]:
-    row = rosters.get_absence(conn, absence_id)
+# How a shift or an absence is read and removed.
+RecordKind = Literal["shift", "absence"]
+_RECORDS: dict[str, tuple[Callable[[DbConn, int], dict[str, Any] | None], Callable[[DbConn, int], object]]] = {
+    "shift": (rosters.get_shift, rosters.delete_shift), "absence": (rosters.get_absence, rosters.delete_absence)}
+
+
+def _in_scope(conn: DbConn, user: User, kind: RecordKind, record_id: int) -> dict[str, Any]:
+    """The shift or absence, when its hall is inside the user's scope (404 otherwise)."""
+    row = _RECORDS[kind][0](conn, record_id)
     if row is None or not user.scope.allows(row["hall_id"], hall_city(conn, row["hall_id"]) or ""):
-        raise not_found(f"absence {absence_id}")
+        raise not_found(f"{kind} {record_id}")
     return row
 
 
-def _delete_absence(conn: DbConn, user: User, absence_id: int) -> str:
-    row = _absence_in_scope(conn, user, absence_id)
-    rosters.delete_absence(conn, absence_id)
-    audit(conn, user=user, action="absence.withdraw", subject=f"absence/{absence_id}",
-          details={k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()})
+def _remove(conn: DbConn, user: User, kind: RecordKind, record_id: int, *, action: str) -> str:
+    """Remove a shift or an absence inside the user's scope, audited with the whole record; returns its hall."""
+    row = _in_scope(conn, user, kind, record_id)
+    _RECORDS[kind][1](conn, record_id)
+    audit(conn, user=user, action=action, subject=f"{kind}/{record_id}",
+          details={k: v.isoformat() if isinstance(v, date | time) else v for k, v in row.items()})
     return str(row["hall_id"])
 
 
@@ -291,12 +296,12 @@ def read_shifts(conn: DbConn, user: CurrentUser, hall_id: HallId = None, window_
 @router.post("/api/v1/shifts", status_code=201, tags=["rosters"])
 def create_shift(conn: DbConn, user: RosterWriter, data: ShiftCreate) -> ShiftPublic:
     shift_id = _add_shift(conn, user, data)
-    return ShiftPublic(**_shift_in_scope(conn, user, shift_id))
+    return ShiftPublic(**_in_scope(conn, user, "shift", shift_id))
 
 
 @router.delete("/api/v1/shifts/{shift_id}", status_code=204, tags=["rosters"])
 def delete_shift(conn: DbConn, user: RosterWriter, shift_id: RecordId) -> Response:
-    _delete_shift(conn, user, shift_id)
+    _remove(conn, user, "shift", shift_id, action="shift.delete")
     return Response(status_code=204)
 
 
@@ -337,7 +342,7 @@ def create_absence(conn: DbConn, user: AbsenceWriter, data: AbsenceCreate) -> Ab
 
 @router.delete("/api/v1/absences/{absence_id}", status_code=204, tags=["rosters"])
 def delete_absence(conn: DbConn, user: AbsenceWriter, absence_id: RecordId) -> Response:
-    _delete_absence(conn, user, absence_id)
+    _remove(conn, user, "absence", absence_id, action="absence.withdraw")
     return Response(status_code=204)
 
 
@@ -399,7 +404,7 @@ def create_shift_form(request: Request, conn: DbConn, site: SiteDep, user: Roste
 @router.post("/rosters/shifts/{shift_id}/delete", include_in_schema=False)
 def delete_shift_form(conn: DbConn, user: RosterWriter, shift_id: RecordId,
                       week: Annotated[str, Form()] = "") -> Response:
-    hall_id = _delete_shift(conn, user, shift_id)
+    hall_id = _remove(conn, user, "shift", shift_id, action="shift.delete")
     return RedirectResponse(f"/rosters?hall_id={hall_id}" + (f"&week={week}" if _is_date(week) else ""),
                             status_code=303)
 
@@ -466,7 +471,7 @@ def create_absence_form(request: Request, conn: DbConn, site: SiteDep, user: Abs
 
 @router.post("/absences/{absence_id}/delete", include_in_schema=False)
 def delete_absence_form(conn: DbConn, user: AbsenceWriter, absence_id: RecordId) -> Response:
-    hall_id = _delete_absence(conn, user, absence_id)
+    hall_id = _remove(conn, user, "absence", absence_id, action="absence.withdraw")
     return RedirectResponse(f"/absences?hall_id={hall_id}", status_code=303)
 
 

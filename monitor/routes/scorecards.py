@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from analytics.kpi import LeagueRow, Level
 from hallwatch.auth.model import User
-from hallwatch.records.scorecards import Month, Scorecards, monthly_scorecards
+from hallwatch.records.scorecards import Month, Scorecards, Unstaffed, monthly_scorecards
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, templates
 from monitor.routes.officers import HallId, check_hall_filter, halls_for
 
@@ -37,6 +37,8 @@ class ScoreRow(BaseModel):
     overtime: int
     errors: int
     complaints: int
+    unstaffed: int = Field(description="windows left unstaffed while people waited, not excused (not in the score)")
+    unstaffed_excused: int = Field(description="the same inside an approved absence: shown, not held against the unit")
     windows: int
     presence: float | None = Field(description="share of known rostered time the desk was staffed")
     coverage: float | None = Field(description="share of accountable rostered time with video")
@@ -77,14 +79,13 @@ def _check_city(user: User, site: SiteDep, city_id: str | None) -> None:
 def _rows(cards: Scorecards, level: Level, site: SiteDep, *, city: str | None, hall: str | None) -> list[ScoreRow]:
     halls = {h.id: h for h in site.halls}
     cities = {c.id: c.name for c in site.cities}
-    out = []
-    for row in cards.table(level, city=city, hall=hall):
-        out.append(_row(row, level, cards, halls, cities, site.province.name))
-    return out
+    unstaffed = cards.unstaffed_at(level)
+    return [_row(row, level, cards, halls, cities, site.province.name, unstaffed.get(row.key, Unstaffed()))
+            for row in cards.table(level, city=city, hall=hall)]
 
 
 def _row(row: LeagueRow, level: Level, cards: Scorecards, halls: dict, cities: dict[str, str],
-         province: str) -> ScoreRow:
+         province: str, unstaffed: Unstaffed) -> ScoreRow:
     hall_id = window_id = city_id = None
     if level is Level.window:
         hall_id, window_id = row.key  # type: ignore[misc]
@@ -108,6 +109,7 @@ def _row(row: LeagueRow, level: Level, cards: Scorecards, halls: dict, cities: d
     return ScoreRow(rank=row.rank, level=level.value, city_id=city_id, hall_id=hall_id, window_id=window_id,
                     name=name, score=row.score.points, stars=row.score.stars, three_zeros=row.tally.three_zeros,
                     overtime=row.tally.overtime, errors=row.tally.errors, complaints=row.tally.complaints,
+                    unstaffed=unstaffed.counted, unstaffed_excused=unstaffed.excused,
                     windows=row.tally.windows, presence=p.presence, coverage=p.coverage, rostered_s=p.rostered_s,
                     excused_s=p.excused_s, present_s=p.present_s, absent_s=p.absent_s, unknown_s=p.unknown_s,
                     components=row.score.components)

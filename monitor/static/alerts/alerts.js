@@ -21,7 +21,15 @@
     return node;
   };
   const when = (iso) => new Date(iso).toLocaleString([], {dateStyle: "short", timeStyle: "medium"});
-  const signature = (a) => [a.open, a.acked_at, a.case_id, a.case_status].join("|");
+  const signature = (a) => [a.open, a.acked_at, a.case_id, a.case_status, Boolean(a.excused_by)].join("|");
+  // An unstaffed window inside an approved absence stays listed, marked as excused (migration 045).
+  const excused = (a) => {
+    if (!a.excused_by) return "";
+    const reasons = [...new Set(a.excused_by.map((e) => e.reason.replaceAll("_", " ")))].join(", ");
+    const title = a.excused_by.map((e) => `${e.reason.replaceAll("_", " ")}${e.officer ? ` (${e.officer})` : ""}`
+                                          + `${e.note ? `: ${e.note}` : ""}`).join("; ");
+    return el("span", {class: "badge excused", title}, `excused (absence: ${reasons})`);
+  };
 
   async function post(url, payload) {
     const response = await fetch(url, {method: "POST", credentials: "same-origin",
@@ -70,7 +78,7 @@
       el("td", {"data-label": "Started"}, when(a.started_at)),
       el("td", {"data-label": "Hall"}, a.hall_name),
       el("td", {"data-label": "Alert"}, el("span", {class: "kind"}, a.kind.replaceAll("_", " ")), " ",
-         el("span", {class: "subject"}, subject)),
+         el("span", {class: "subject"}, subject), " ", excused(a)),
       el("td", {"data-label": "State"}, el("span", {class: `badge ${a.open ? "overdue" : "closed"} state`},
          a.open ? "open" : `ended ${when(a.ended_at)}`)),
       handleCell(a), caseCell(a));
