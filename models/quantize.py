@@ -93,11 +93,14 @@ def build_int8(source: Path, target: Path, calibration: Path = CALIBRATION_DIR) 
 
     from models.onnx_detector import letterbox_blob
 
-    model = onnx.load(str(source))
-    dims = model.graph.input[0].type.tensor_type.shape.dim
-    size = (dims[2].dim_value, dims[3].dim_value)
+    try:
+        model = onnx.load(str(source))
+    except Exception as exc:  # protobuf's DecodeError and friends: the float path names the fault
+        raise NotQuantizable(f"{source}: not readable as ONNX ({type(exc).__name__})") from exc
+    dims = model.graph.input[0].type.tensor_type.shape.dim if len(model.graph.input) == 1 else []
+    size = (dims[2].dim_value, dims[3].dim_value) if len(dims) == 4 else (0, 0)
     if not all(size):
-        raise NotQuantizable(f"{source}: int8 needs a fixed input size; the file's is dynamic")
+        raise NotQuantizable(f"{source}: int8 needs one fixed [1, 3, H, W] input")
     name = model.graph.input[0].name
     head = _decoding_nodes(model, source)
 
