@@ -29,11 +29,11 @@ def queue_people(t: int, *, every_s: int, stay_s: int) -> list[tuple[float, floa
     return people
 
 
-def run_queue(seconds: int, *, every_s: int, stay_s: int) -> list[WaitMinute]:
+def run_queue(seconds: int, *, every_s: int, stay_s: int, t0: float = T0) -> list[WaitMinute]:
     analyzer = CameraAnalyzer(CAMERA, PresenceConfig(), AnalyticsConfig())
     minutes: list[WaitMinute] = []
     for t in range(seconds):
-        result = analyzer.update(mock_detections(queue_people(t, every_s=every_s, stay_s=stay_s)), T0 + t, FRAME)
+        result = analyzer.update(mock_detections(queue_people(t, every_s=every_s, stay_s=stay_s)), t0 + t, FRAME)
         minutes += result.waits
     return minutes
 
@@ -60,6 +60,16 @@ def test_minutes_before_anyone_left_have_no_wait() -> None:
     # people 0 and 1 leave in minute 1 (last seen at 99 s and 119 s); person 0 stood there when
     # observation began: served, but with no known dwell
     assert minutes[1].served == 2 and minutes[1].dwell_p50_s == minutes[1].dwell_p90_s == 99
+
+
+def test_a_clock_that_starts_at_zero_measures_the_same_waits() -> None:
+    """A video file's frames are timed from 0 s: only the people there in the first frame are censored."""
+    from_zero = run_queue(4 * 60, every_s=20, stay_s=100, t0=0.0)
+    from_unix = run_queue(4 * 60, every_s=20, stay_s=100)
+    assert [m.minute_start for m in from_zero] == [0.0, 60.0, 120.0]
+    assert [(m.served, m.dwell_p50_s, m.dwell_p90_s, m.littles_s) for m in from_zero] == \
+        [(m.served, m.dwell_p50_s, m.dwell_p90_s, m.littles_s) for m in from_unix]
+    assert from_zero[2].dwell_p50_s == 99
 
 
 def visit(track_id: int, entered: float, left: float, censored: bool = False) -> Visit:

@@ -81,10 +81,12 @@ class ClipRun:
 
 
 def run_clip(clip: Clip, detector: Detector, site: SiteConfig, *, on_frame: Any = None) -> ClipRun:
+    from hallwatch.pipeline import camera_detector
     from hallwatch.results import analyse_frame
     from ingest.sources import iter_frames
 
     _, camera = site.find_camera(clip.camera)
+    detector = camera_detector(detector, camera, site.detector)  # whole frame or zone crops, as the pipeline
     analyzer = build_analyzer(site, camera)
     run = ClipRun(seconds=len(clip.seconds))
     started = time.perf_counter()
