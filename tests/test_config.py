@@ -2,9 +2,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from hallwatch.cli import main
-from hallwatch.config import load_site
+from hallwatch.config import SiteConfig, load_site
 from hallwatch.errors import ConfigError
 from tests.conftest import EXAMPLE_SITE
 
@@ -90,3 +91,16 @@ def test_config_check_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "not valid YAML" in capsys.readouterr().err
     assert main(["config", "check", str(tmp_path / "missing.yaml")]) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_detector_confidence_must_reach_the_lowest_analytics_threshold() -> None:
+    raw = yaml.safe_load(EXAMPLE_SITE.read_text())
+    site = SiteConfig.model_validate(raw)
+    assert site.detector.confidence <= site.analytics.confidence.desk
+    raw["detector"] = {"confidence": 0.3}
+    with pytest.raises(ValidationError, match=r"detector.confidence 0.3 is above analytics.confidence.desk 0.12"):
+        SiteConfig.model_validate(raw)
+    raw["detector"] = {"confidence": 0.1}
+    raw["halls"][0]["cameras"][0]["zones"][0]["confidence"] = 0.05
+    with pytest.raises(ValidationError, match=r"above halls\[.*\]\.zones\[.*\]\.confidence 0.05"):
+        SiteConfig.model_validate(raw)

@@ -58,7 +58,23 @@ class SiteConfig(Strict):
         for hall in self.halls:
             if hall.city not in cities:
                 raise ValueError(f"hall {hall.id}: city {hall.city!r} is not one of {sorted(cities)}")
+        self._detector_reports_what_analytics_count()
         return self
+
+    def _detector_reports_what_analytics_count(self) -> None:
+        """A box the detector drops never reaches the analytics' lower thresholds (the desk's)."""
+        thresholds = {"analytics.confidence.floor": self.analytics.confidence.floor,
+                      "analytics.confidence.desk": self.analytics.confidence.desk}
+        for hall in self.halls:
+            for camera in hall.cameras:
+                for zone in camera.zones:
+                    if zone.confidence is not None:
+                        thresholds[f"halls[{hall.id}].cameras[{camera.id}].zones[{zone.id}].confidence"] = \
+                            zone.confidence
+        field, lowest = min(thresholds.items(), key=lambda item: item[1])
+        if self.detector.confidence > lowest:
+            raise ValueError(f"detector.confidence {self.detector.confidence} is above {field} {lowest}: the "
+                             f"detector would drop the boxes that threshold counts; set it to {lowest} or lower")
 
     def cameras(self) -> list[tuple[HallConfig, CameraConfig]]:
         return [(hall, camera) for hall in self.halls for camera in hall.cameras]

