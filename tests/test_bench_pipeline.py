@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hallwatch.bench.pipeline import Trial, search
+from hallwatch.bench.pipeline import Trial, _slices, search
 from tests.conftest import REPO
 
 
@@ -77,4 +77,17 @@ def test_bench_pipeline_reports_both_and_what_the_cameras_cost(tmp_path: Path) -
     assert kinds == {"pipeline", "baseline"}
     assert all(row["server_cpu_cores"] >= 0 and row["cpu_cores"] > 0 for row in report["trials"])
     assert report["camera_server"]["cameras"] >= 1
+    assert report["pipeline_processes"] == os.cpu_count()
+    for row in report["trials"]:  # the cameras are dealt out to one worker process per core
+        assert row.get("processes") == (min(os.cpu_count() or 1, row["cameras"]) if row["kind"] == "pipeline" else None)
     assert plot.stat().st_size > 1000
+
+
+@pytest.mark.parametrize(("cameras", "processes", "expected"), [
+    (10, 3, [range(0, 4), range(4, 7), range(7, 10)]),
+    (2, 2, [range(0, 1), range(1, 2)]),
+    (1, 2, [range(0, 1)]),
+    (64, 1, [range(0, 64)]),
+])
+def test_cameras_are_dealt_out_evenly(cameras: int, processes: int, expected: list[range]) -> None:
+    assert _slices(cameras, processes) == expected

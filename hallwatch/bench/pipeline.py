@@ -78,7 +78,7 @@ class Trial:
                 "p50_latency_s": r["p50_latency_s"], "p95_latency_s": r["p95_latency_s"],
                 "max_latency_s": r["max_latency_s"], "cpu_cores": r["cpu_cores"],
                 "server_cpu_cores": round(self.server_cores, 3),
-                **{k: r[k] for k in ("detected_share", "p95_detect_latency_s") if k in r}}
+                **{k: r[k] for k in ("detected_share", "p95_detect_latency_s", "processes") if k in r}}
 
 
 class CameraServer:
@@ -116,9 +116,11 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def run_trial(server: CameraServer, kind: str, cameras: int, *, warmup_s: float, duration_s: float) -> Trial:
+def run_trial(server: CameraServer, kind: str, cameras: int, *, warmup_s: float, duration_s: float,
+              processes: int = 1) -> Trial:
     cmd = [sys.executable, "-m", "hallwatch.bench.pipeline", "--trial", kind, "--cameras", str(cameras),
-           "--port", str(server.port), "--warmup", str(warmup_s), "--duration", str(duration_s)]
+           "--port", str(server.port), "--warmup", str(warmup_s), "--duration", str(duration_s),
+           "--processes", str(processes)]
     env = {**os.environ, "YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "0"}
     with tempfile.TemporaryDirectory(prefix="hallwatch-bench-") as config_dir:
         env["YOLO_CONFIG_DIR"] = config_dir
@@ -183,17 +185,19 @@ def search(run: Callable[[int], Trial], *, start: int, limit: int, step: int) ->
     return good, trials
 
 
-def bench_pipeline(*, max_cameras: int = 64, warmup_s: float = 15.0, duration_s: float = 30.0,
-                   baseline: bool = True, plot: Path | None = PLOT) -> dict[str, Any]:
+def bench_pipeline(*, max_cameras: int = 128, warmup_s: float = 15.0, duration_s: float = 30.0,
+                   baseline: bool = True, plot: Path | None = PLOT, processes: int | None = None) -> dict[str, Any]:
     """Run the search for the pipeline and the baseline on one camera server; returns the report."""
-    if max_cameras < 1 or warmup_s <= 0 or duration_s < 5:
-        raise HallwatchError("need --cameras >= 1, a warm-up and at least 5 s of measurement")
+    processes = processes or os.cpu_count() or 1
+    if max_cameras < 1 or warmup_s <= 0 or duration_s < 5 or processes < 1:
+        raise HallwatchError("need --cameras >= 1, --processes >= 1, a warm-up and at least 5 s of measurement")
     load_before = os.getloadavg()[0]
     started = datetime.now(UTC)
     server = CameraServer(max_cameras, _free_port())
     try:
         def trial(kind: str) -> Callable[[int], Trial]:
-            return lambda n: run_trial(server, kind, n, warmup_s=warmup_s, duration_s=duration_s)
+            return lambda n: run_trial(server, kind, n, warmup_s=warmup_s, duration_s=duration_s,
+                                       processes=min(processes, n) if kind == "pipeline" else 1)
 
         sustained, trials = search(trial("pipeline"), start=8, limit=max_cameras, step=0)
         if baseline and importlib.util.find_spec("ultralytics") is None:
@@ -214,6 +218,7 @@ def bench_pipeline(*, max_cameras: int = 64, warmup_s: float = 15.0, duration_s:
         "baseline_p95_latency_s": next((t.result["p95_latency_s"] for t in reversed(base_trials)
                                         if t.sustained and t.cameras == base_sustained), None),
         "cpu_count": os.cpu_count(),
+        "pipeline_processes": processes,
         "analysis_fps": ANALYSIS_FPS,
         "latency_limit_s": LATENCY_LIMIT_S,
         "camera_server": {"cameras": busiest.cameras, "cpu_cores": round(busiest.server_cores, 3),
@@ -222,7 +227,7 @@ def bench_pipeline(*, max_cameras: int = 64, warmup_s: float = 15.0, duration_s:
         "machine": {"date": started.isoformat(timespec="seconds"), "python": platform.python_version(),
                     "platform": platform.platform(), "processor": _cpu_model(),
                     "load_average_before": round(load_before, 2), "load_average_after": round(os.getloadavg()[0], 2)},
-        "settings": {"max_cameras": max_cameras, "warmup_s": warmup_s, "duration_s": duration_s,
+        "settings": {"max_cameras": max_cameras, "processes": processes, "warmup_s": warmup_s, "duration_s": duration_s,
                      "frame": "1280x720 H.264 10 fps, keyframe every 1 s"},
     }
     if plot is not None and importlib.util.find_spec("matplotlib") is not None:
@@ -321,36 +326,123 @@ def _measure(warmup_s: float, duration_s: float, reset: Callable[[], object],
     return result
 
 
-def pipeline_trial(cameras: int, port: int, warmup_s: float, duration_s: float) -> dict[str, Any]:
-    from hallwatch.config import SiteConfig
+def pipeline_trial(cameras: int, port: int, warmup_s: float, duration_s: float,
+                   processes: int = 1) -> dict[str, Any]:
+    """The cameras split over `processes` worker processes (as `hallwatch worker`s share a box's
+    cameras through leases), each a `Pipeline` with cores/processes detector threads; the counts,
+    latencies and CPU of all of them over one measured window."""
+    workers = [_PipelineWorker(part, port, cameras, max(1, (os.cpu_count() or 1) // processes))
+               for part in _slices(cameras, processes)]
+    try:
+        for worker in workers:
+            worker.wait_ready()
+        cpu: list[float] = []
+
+        def reset() -> None:
+            for worker in workers:
+                worker.ask("reset")
+            cpu[:] = [worker.cpu_seconds() for worker in workers]
+
+        def collect() -> dict[str, Any]:
+            parts = [json.loads(worker.ask("collect")) for worker in workers]
+            used = sum(worker.cpu_seconds() for worker in workers) - sum(cpu)
+            latencies = _percentiles([x for part in parts for x in part["latencies"]])
+            detect = _percentiles([x for part in parts for x in part["detect_latencies"]])
+            analysed = sum(part["analysed"] for part in parts)
+            return {"ok": all(part["ok"] for part in parts), "processes": processes,
+                    "per_camera": [n for part in parts for n in part["per_camera"]],
+                    "p50_latency_s": latencies["p50"], "p95_latency_s": latencies["p95"],
+                    "max_latency_s": latencies["max"], "p95_detect_latency_s": detect["p95"],
+                    "detected_share": round(sum(part["detected"] for part in parts) / max(1, analysed), 3),
+                    "cpu_seconds": used}
+
+        result = _measure(warmup_s, duration_s, reset, collect,
+                          lambda: all(worker.ask("settled") == "yes" for worker in workers))
+        result["cpu_cores"] = round(result.pop("cpu_seconds") / result["duration_s"], 3)
+        return result
+    finally:
+        for worker in workers:
+            worker.close()
+
+
+def _slices(cameras: int, processes: int) -> list[range]:
+    """Camera indexes dealt out as evenly as possible: 10 over 3 -> 0-3, 4-6, 7-9."""
+    size, extra = divmod(cameras, processes)
+    bounds = [0]
+    for i in range(processes):
+        bounds.append(bounds[-1] + size + (1 if i < extra else 0))
+    return [range(bounds[i], bounds[i + 1]) for i in range(processes) if bounds[i + 1] > bounds[i]]
+
+
+class _PipelineWorker:
+    """A child process analysing a slice of the cameras, answering one line per request on stdin:
+    settled (yes/no), reset (ok), collect (a JSON line)."""
+
+    def __init__(self, part: range, port: int, cameras: int, threads: int) -> None:
+        cmd = [sys.executable, "-m", "hallwatch.bench.pipeline", "--trial", "pipeline-worker", "--port", str(port),
+               "--cameras", str(cameras), "--first", str(part.start), "--count", str(len(part)),
+               "--threads", str(threads)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)
+
+    def wait_ready(self) -> None:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        if line != "ready":
+            raise HallwatchError(f"a pipeline worker did not start (it said {line!r})")
+
+    def ask(self, request: str) -> str:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(request + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
+    def cpu_seconds(self) -> float:
+        return _cpu_seconds(self.proc.pid)
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def pipeline_worker(cameras: int, port: int, first: int, count: int, threads: int) -> int:
+    """The child side of `_PipelineWorker`."""
     from hallwatch.pipeline import Pipeline
     from models import load_detector
 
     site = bench_site(cameras, port)
-    pipeline = Pipeline(site, load_detector(site.detector), lambda rows: None)
+    site = site.model_copy(update={"detector": site.detector.model_copy(update={"threads": threads})})
+    keys = [(hall.id, camera.id) for hall, camera in site.cameras()][first:first + count]
+    pipeline = Pipeline(site, load_detector(site.detector), lambda rows: None, cameras=keys)
     stop = threading.Event()
     thread = threading.Thread(target=pipeline.run, args=(stop,), name="pipeline", daemon=True)
     thread.start()
-    keys = [(hall.id, camera.id) for hall, camera in SiteConfig.cameras(site)]
-
-    def collect() -> dict[str, Any]:
-        stats = pipeline.reset_stats()
-        latencies = _percentiles(list(stats.latencies))
-        detect = _percentiles(list(stats.detect_latencies))
-        return {"ok": thread.is_alive(), "per_camera": [stats.per_camera[key] for key in keys],
-                "p50_latency_s": latencies["p50"], "p95_latency_s": latencies["p95"],
-                "max_latency_s": latencies["max"], "p95_detect_latency_s": detect["p95"],
-                "detected_share": round(stats.detected / max(1, stats.analysed), 3)}
-
-    def settled() -> bool:  # every camera analysed, and the start-up queue of first detections gone
-        stats = pipeline.stats
-        return pipeline.queued == 0 and all(stats.per_camera[key] > 0 for key in keys)
-
+    print("ready", flush=True)
     try:
-        return _measure(warmup_s, duration_s, pipeline.reset_stats, collect, settled)
+        for request in sys.stdin:
+            request = request.strip()
+            if request == "settled":  # every camera analysed, and the start-up queue of first detections gone
+                answer = "yes" if pipeline.queued == 0 and all(pipeline.stats.per_camera[k] > 0 for k in keys) else "no"
+            elif request == "reset":
+                pipeline.reset_stats()
+                answer = "ok"
+            elif request == "collect":
+                stats = pipeline.reset_stats()
+                answer = json.dumps({
+                    "ok": thread.is_alive(), "per_camera": [stats.per_camera[k] for k in keys],
+                    "latencies": list(stats.latencies), "detect_latencies": list(stats.detect_latencies),
+                    "analysed": stats.analysed, "detected": stats.detected})
+            else:
+                answer = f"unknown request {request!r}"
+            print(answer, flush=True)
     finally:
         stop.set()
         thread.join(30)
+    return 0
 
 
 def bench_site(cameras: int, port: int) -> Any:
@@ -442,8 +534,13 @@ def _baseline_weights() -> Path:
 def main(argv: list[str] | None = None) -> int:
     """`python -m hallwatch.bench.pipeline`: the whole bench, or (with --trial) one trial."""
     parser = argparse.ArgumentParser(prog="python -m hallwatch.bench.pipeline")
-    parser.add_argument("--trial", choices=["pipeline", "baseline"])
-    parser.add_argument("--cameras", type=int, default=64)
+    parser.add_argument("--trial", choices=["pipeline", "baseline", "pipeline-worker"])
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                        help="pipeline worker processes sharing the cameras (default: one per core)")
+    parser.add_argument("--first", type=int, default=0)
+    parser.add_argument("--count", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--cameras", type=int, default=128)
     parser.add_argument("--port", type=int)
     parser.add_argument("--warmup", type=float, default=15.0)
     parser.add_argument("--duration", type=float, default=30.0)
@@ -452,12 +549,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if args.trial is not None:
-        trial = pipeline_trial if args.trial == "pipeline" else baseline_trial
-        print(json.dumps(trial(args.cameras, args.port, args.warmup, args.duration)), flush=True)
+    if args.trial == "pipeline-worker":
+        return pipeline_worker(args.cameras, args.port, args.first, args.count, args.threads)
+    if args.trial == "pipeline":
+        print(json.dumps(pipeline_trial(args.cameras, args.port, args.warmup, args.duration, args.processes)),
+              flush=True)
+        return 0
+    if args.trial == "baseline":
+        print(json.dumps(baseline_trial(args.cameras, args.port, args.warmup, args.duration)), flush=True)
         return 0
     report = bench_pipeline(max_cameras=args.cameras, warmup_s=args.warmup, duration_s=args.duration,
-                            baseline=not args.no_baseline, plot=args.plot)
+                            baseline=not args.no_baseline, plot=args.plot, processes=args.processes)
     print(json.dumps(report, indent=2) if args.json else summary(report))
     return 0
 
