@@ -7,7 +7,12 @@ average over frames that pass every check). "Moved" compares the frame's edge th
 reference's: shifted (phase correlation finds a translation: walls and counters move together,
 people do not) or no longer alike at all (correlation: the camera looks somewhere else). The reference is
 learned again only when the analyser starts afresh (a deliberately re-aimed camera needs its
-zones redrawn anyway)."""
+zones redrawn anyway).
+
+"Moved" needs its evidence on `MOVED_FRAMES` consecutive analysed frames: people crossing the view can
+fake a shift on one frame (phase correlation follows a large moving group), while a real move lasts.
+Dark, covered and out of focus count at once: they describe the frame itself, which then shows nothing
+to count by, however briefly; the events for all of them still wait `events.view_after_s`."""
 
 from __future__ import annotations
 
@@ -18,6 +23,8 @@ import numpy as np
 
 from analytics.features import FrameFeatures, correlation, phase_shift
 from hallwatch.config.analytics import ViewConfig
+
+MOVED_FRAMES = 2  # consecutive analysed frames judged moved before the view counts as moved
 
 
 class ViewState(StrEnum):
@@ -60,6 +67,7 @@ class ViewCheck:
         self._contrast = 0.0
         self._sharpness = 0.0
         self._edges: np.ndarray | None = None
+        self._moved_frames = 0  # consecutive frames judged moved, up to now
 
     @property
     def learned(self) -> bool:
@@ -80,6 +88,9 @@ class ViewCheck:
         learning = self._started is None or ts - self._started < cfg.learn_s
         if state is ViewState.ok or (learning and state not in (ViewState.dark, ViewState.covered)):
             self._learn(features, ts, learning)
+        self._moved_frames = self._moved_frames + 1 if state is ViewState.moved else 0
+        if state is ViewState.moved and self._moved_frames < MOVED_FRAMES:
+            state = ViewState.ok  # trusted, but not learned from (after learning): it may yet be a move
         if state is ViewState.ok and learning:
             state = ViewState.learning
         return ViewReading(state, features.brightness, features.contrast, features.sharpness, match, shift)
