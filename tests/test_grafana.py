@@ -125,6 +125,9 @@ def run(db: Database, dashboard: str, title: str, *, start: dt.datetime, end: dt
     if fmt == "time_series":  # what Grafana needs of a time series frame
         assert columns[0] == "time" and columns[1] == "metric", columns
         assert [r[0] for r in rows] == sorted(r[0] for r in rows)
+        # a time column is either epoch seconds ($__timeGroupAlias) or a timestamptz (seconds from here on)
+        assert all(r[0].tzinfo is not None for r in rows if isinstance(r[0], dt.datetime))
+        rows = [(r[0].timestamp() if isinstance(r[0], dt.datetime) else r[0], *r[1:]) for r in rows]
         assert all(isinstance(r[1], str) for r in rows)
         assert all(v is None or isinstance(v, int | float | Decimal) for r in rows for v in r[2:])
     return columns, rows
@@ -136,6 +139,8 @@ def group_time(bucket: dt.datetime, interval: str) -> int:
 
 
 def floor(t: dt.datetime, unit: str) -> dt.datetime:
+    if unit == "day":
+        return t.replace(hour=0, minute=0, second=0, microsecond=0)
     return t.replace(second=0, microsecond=0) if unit == "minute" else t.replace(minute=0, second=0, microsecond=0)
 
 
@@ -143,6 +148,7 @@ ALL_CITIES = ["cc", "jlc"]
 RANGES = [  # (start, end, interval, rollup the panel reads)
     pytest.param(END - dt.timedelta(hours=2), END, "30m", "minute", id="2h-minutes"),
     pytest.param(START, END, "6h", "hour", id="3d-hours"),
+    pytest.param(START, END, "1d", "day", id="3d-days"),
 ]
 
 
@@ -202,16 +208,26 @@ def test_province_now_panels(db: Database) -> None:
     assert rows == [(0, 0, 1)]  # no samples in the last two minutes of the range: unknown, not absent
 
 
-def test_province_halls_table(db: Database) -> None:
-    start, end = END - dt.timedelta(days=1), END
+@pytest.mark.parametrize(("start", "end"), [
+    pytest.param(END - dt.timedelta(days=1), END, id="1d-hours"),
+    pytest.param(START, END, id="3d-days-and-edge-hours"),
+    pytest.param(dt.datetime(2026, 10, 31, tzinfo=dt.UTC), dt.datetime(2026, 11, 2, tzinfo=dt.UTC), id="midnights"),
+])
+def test_province_halls_table(db: Database, start: dt.datetime, end: dt.datetime) -> None:
+    """Every hour that starts in the range counts once, whether it comes from a hall-day or a hall-hour row."""
     staffed: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    queue_max: dict[str, int] = defaultdict(int)
+    queue: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    health: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for s in SAMPLES:
         if start <= floor(s.ts, "hour") <= end:
             if isinstance(s, DeskSample) and s.state != "unknown":
                 staffed[s.hall_id][s.state == "absent"] += 1
             if isinstance(s, ZoneSample) and s.kind == "queue":
-                queue_max[s.hall_id] = max(queue_max[s.hall_id], s.people)
+                q = queue[s.hall_id]
+                q[0], q[1], q[2] = q[0] + s.people, q[1] + 1, max(q[2], s.people)
+            if isinstance(s, HealthSample):
+                health[s.hall_id][0] += s.state == "live"
+                health[s.hall_id][1] += 1
     columns, rows = run(db, "province-overview", "Halls over the range (whole hours)", start=start, end=end,
                         interval="5m", city=ALL_CITIES)
     assert columns == ["hall", "city", "staffed", "mean_queue", "max_queue", "live"]
@@ -219,9 +235,28 @@ def test_province_halls_table(db: Database) -> None:
     assert by_name.keys() == {h.name for h in SITE.halls}
     for h in SITE.halls:
         present, absent = staffed[h.id]
+        total, n, top = queue[h.id]
+        live_n, health_n = health[h.id]
         assert float(by_name[h.name][2]) == pytest.approx(100.0 * present / (present + absent))
-        assert by_name[h.name][4] == queue_max[h.id] and by_name[h.name][1] == CITY_NAME[h.city]
+        assert float(by_name[h.name][3]) == pytest.approx(total / n) and by_name[h.name][4] == top
+        assert float(by_name[h.name][5]) == pytest.approx(100.0 * live_n / health_n)
+        assert by_name[h.name][1] == CITY_NAME[h.city]
     assert [float(r[2]) for r in rows] == sorted(float(r[2]) for r in rows)  # worst staffed first
+
+
+@pytest.mark.parametrize(("start", "end", "interval", "unit"), RANGES)
+def test_camera_live_share_trend(db: Database, start: dt.datetime, end: dt.datetime, interval: str,
+                                 unit: str) -> None:
+    health: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+    for s in SAMPLES:
+        if isinstance(s, HealthSample) and s.hall_id == "cc-chaoyang" and start <= floor(s.ts, unit) <= end:
+            h = health[(group_time(floor(s.ts, unit), interval), f"{s.hall_id}/{s.camera_id}")]
+            h[0], h[1] = h[0] + (s.state == "live"), h[1] + 1
+    _, rows = run(db, "camera-health", "Live share per camera", start=start, end=end, interval=interval,
+                  city=ALL_CITIES, hall=["cc-chaoyang"])
+    assert len(health) > 2
+    assert {(int(r[0]), r[1]): pytest.approx(float(r[2])) for r in rows} == {
+        k: 100.0 * live_n / n for k, (live_n, n) in health.items()}
 
 
 @pytest.mark.parametrize(("start", "end", "interval", "unit"), RANGES)

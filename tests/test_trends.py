@@ -185,3 +185,44 @@ def test_dashboard_apis_answer_generated_input_without_server_errors(app) -> Non
     checked = fuzz_api(app, token, prefixes=("/api/v1/trends", "/api/v1/overview", "/api/v1/board"), max_examples=40)
     assert sorted(checked) == ["GET /api/v1/board/{hall_id}", "GET /api/v1/overview",
                                "GET /api/v1/overview/halls/{hall_id}/windows/{window_id}", "GET /api/v1/trends"]
+
+
+@pytest.mark.parametrize(("span", "width", "table"), [
+    (timedelta(days=3), timedelta(hours=1), "zone_hour"),
+    (timedelta(days=40), timedelta(days=1), "zone_day"),
+])
+def test_trends_read_the_coarsest_rollup_that_tiles_their_buckets(fresh_dsn: str, span: timedelta, width: timedelta,
+                                                                   table: str) -> None:
+    """Three days of samples every 20 minutes: a 3-day range (hourly buckets) reads the hour rollups, a 40-day
+    range (daily buckets) the day rollups, and both equal the raw answer."""
+    from psycopg import Rollback
+
+    from hallwatch.db.rollups import refresh_rollups
+    from hallwatch.db.trends import trend
+
+    pairs = {"queues": [("cc-chaoyang", "q1")], "windows": [("cc-chaoyang", "w1"), ("cc-chaoyang", "w2")],
+             "cameras": [("cc-chaoyang", "cam1")]}
+    since = BASE
+    until = since + span
+    samples = [s for i, t in enumerate(at(1200 * n) for n in range(3 * 72)) for s in (
+        ZoneSample(t, "cc-chaoyang", "q1", "cam1", "queue", i % 5),
+        DeskSample(t, "cc-chaoyang", "w1", "cam1", "present" if i % 4 else "absent", t, 1),
+        HealthSample(t, "cc-chaoyang", "cam1", "live" if i % 6 else "offline", 10.0, t, 0, None))]
+    with ConnectionPool(fresh_dsn, min_size=1, max_size=2) as pool:
+        apply_migrations(pool)
+        with pool.connection() as conn:
+            sync_site(conn, SITE)
+            insert_samples(conn, samples)
+        with pool.connection() as conn:
+            refresh_rollups(conn, until=until)
+        with pool.connection() as conn:
+            rolled = trend(conn, **pairs, since=since, until=until)
+            raw = trend(conn, **pairs, since=since, until=until, use_rollups=False)
+            assert rolled.bucket_s == width.total_seconds() and rolled.rolled_up_until is not None
+            assert rolled == dataclasses.replace(raw, rolled_up_until=rolled.rolled_up_until)
+            assert sum(q is not None for q in rolled.queue) >= 3
+            with conn.transaction():  # one more person in every bucket of this level only: the trend shows it
+                conn.execute(f"UPDATE {table} SET people_sum = people_sum + samples")
+                marked = trend(conn, **pairs, since=since, until=until)
+                raise Rollback()
+            assert marked.queue == [None if q is None else pytest.approx(q + 1) for q in rolled.queue]

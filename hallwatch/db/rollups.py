@@ -1,13 +1,18 @@
-"""Minute and hour rollups of the timeseries (migration 030): their refresh, and a scheduler for the
-service.
+"""The rollups of the timeseries (migrations 030 and 042): their refresh, and a scheduler for the service.
+
+Per raw table there are eight levels, each summed from one before it: per subject (window, zone, camera) by
+minute, hour and day; per hall by hour and day; per city by minute, hour and day (the subject minutes and the
+hall-hours joined to `hall`).
 
 With TimescaleDB the rollups are continuous aggregates and `refresh_rollups` asks TimescaleDB to
 refresh them (it tracks late rows itself). With plain PostgreSQL they are tables, refreshed
 incrementally: every sample row carries `inserted_at` (its transaction's start), and a refresh
 recomputes, from the raw rows, every minute that holds a row inserted since the last refresh — a
-replay of samples from hours ago after a database outage recomputes those hours — then the hours
-around those minutes from the minutes. Buckets are recomputed whole and upserted, so running it
-again changes nothing. Refreshes take an advisory lock: concurrent callers run one after another.
+replay of samples from hours ago after a database outage recomputes those hours — then the hours and
+days around those minutes, level by level. Buckets are recomputed whole and upserted, so running it
+again changes nothing. A hall whose city changed since the last refresh (or that is new) has its
+hours recomputed in the city levels. Refreshes take an advisory lock: concurrent callers run one after
+another.
 
 The watermark is the oldest start of a transaction still open in the database when a refresh
 begins (or the refresh's own start): rows of a writer transaction that commits during a refresh
@@ -39,22 +44,54 @@ class _Level:
     target: str
     source: str
     time: str  # the source's time column
-    width: str  # "minute" or "hour": the bucket of a source row
+    width: str  # "minute", "hour" or "day": the target's bucket
     keys: tuple[str, ...]  # subject columns (the primary key is keys + bucket)
     aggs: tuple[tuple[str, str], ...]  # (column, aggregate over source rows)
+    join: str = ""  # joined to the source: the city levels find each hall's city
+
+    @property
+    def by_city(self) -> bool:
+        return self.keys[0] == "city_id"
 
 
 @dataclass(frozen=True)
 class _Rollup:
     source: str  # the raw table
-    levels: tuple[_Level, ...]  # minute, hour, hall hour: each from the one before
+    levels: tuple[_Level, ...]  # each from a level before it (or the raw table)
+
+    @property
+    def hall_hour(self) -> _Level:
+        return next(level for level in self.levels if level.target.endswith("_hall_hour"))
+
+
+_CITY_JOIN = "JOIN hall ON hall.id = {source}.hall_id"
+
+
+def _coarser(prefix: str, subject: tuple[str, ...], hall: tuple[str, ...], city: tuple[str, ...],
+             subject_aggs: tuple[tuple[str, str], ...], aggs: tuple[tuple[str, str], ...]) -> tuple[_Level, ...]:
+    """The levels above a subject's minute rollup: city-minute; hour, hall-hour, city-hour; and the same three
+    per day."""
+    minute, hall_hour, city_hour = f"{prefix}_minute", f"{prefix}_hall_hour", f"{prefix}_city_hour"
+    return (
+        _Level(f"{prefix}_city_minute", minute, "bucket", "minute", city, aggs, _CITY_JOIN.format(source=minute)),
+        _Level(f"{prefix}_hour", minute, "bucket", "hour", subject, subject_aggs),
+        _Level(hall_hour, f"{prefix}_hour", "bucket", "hour", hall, aggs),
+        _Level(city_hour, hall_hour, "bucket", "hour", city, aggs, _CITY_JOIN.format(source=hall_hour)),
+        _Level(f"{prefix}_day", f"{prefix}_hour", "bucket", "day", subject, subject_aggs),
+        _Level(f"{prefix}_hall_day", hall_hour, "bucket", "day", hall, aggs),
+        _Level(f"{prefix}_city_day", city_hour, "bucket", "day", city, aggs),
+    )
 
 
 _DESK_HOUR = (("samples", "sum(samples)"), ("present", "sum(present)"), ("absent", "sum(absent)"),
               ("unknown", "sum(unknown)"))
 _ZONE_HOUR = (("samples", "sum(samples)"), ("people_sum", "sum(people_sum)"), ("people_max", "max(people_max)"))
 _HEALTH_HOUR = (("samples", "sum(samples)"), ("live", "sum(live)"))
+_DESK_SUBJECT = (*_DESK_HOUR, ("people_max", "max(people_max)"))
+_ZONE_SUBJECT = (("kind", "max(kind)"), *_ZONE_HOUR)
+_HEALTH_SUBJECT = (*_HEALTH_HOUR, ("fps_sum", "sum(fps_sum)"))
 
+# Per raw table, in refresh order: minute, city-minute, hour, hall-hour, city-hour, day, hall-day, city-day.
 ROLLUPS = (
     _Rollup("desk_sample", (
         _Level("desk_minute", "desk_sample", "ts", "minute", ("hall_id", "window_id"),
@@ -63,26 +100,21 @@ ROLLUPS = (
                 ("absent", "count(*) FILTER (WHERE state = 'absent')"),
                 ("unknown", "count(*) FILTER (WHERE state = 'unknown')"),
                 ("people_max", "max(people)"))),
-        _Level("desk_hour", "desk_minute", "bucket", "hour", ("hall_id", "window_id"),
-               (*_DESK_HOUR, ("people_max", "max(people_max)"))),
-        _Level("desk_hall_hour", "desk_hour", "bucket", "hour", ("hall_id",), _DESK_HOUR),
+        *_coarser("desk", ("hall_id", "window_id"), ("hall_id",), ("city_id",), _DESK_SUBJECT, _DESK_HOUR),
     )),
     _Rollup("zone_sample", (
         # kind is an aggregate, not a key: a zone whose kind changes within a minute stays one row
         _Level("zone_minute", "zone_sample", "ts", "minute", ("hall_id", "zone_id"),
                (("kind", "max(kind)"), ("samples", "count(*)"), ("people_sum", "sum(people)"),
                 ("people_max", "max(people)"))),
-        _Level("zone_hour", "zone_minute", "bucket", "hour", ("hall_id", "zone_id"),
-               (("kind", "max(kind)"), *_ZONE_HOUR)),
-        _Level("zone_hall_hour", "zone_hour", "bucket", "hour", ("hall_id", "kind"), _ZONE_HOUR),
+        *_coarser("zone", ("hall_id", "zone_id"), ("hall_id", "kind"), ("city_id", "kind"), _ZONE_SUBJECT,
+                  _ZONE_HOUR),
     )),
     _Rollup("camera_health", (
         _Level("health_minute", "camera_health", "ts", "minute", ("hall_id", "camera_id"),
                (("samples", "count(*)"), ("live", "count(*) FILTER (WHERE state = 'live')"),
                 ("fps_sum", "sum(fps)"))),
-        _Level("health_hour", "health_minute", "bucket", "hour", ("hall_id", "camera_id"),
-               (*_HEALTH_HOUR, ("fps_sum", "sum(fps_sum)"))),
-        _Level("health_hall_hour", "health_hour", "bucket", "hour", ("hall_id",), _HEALTH_HOUR),
+        *_coarser("health", ("hall_id", "camera_id"), ("hall_id",), ("city_id",), _HEALTH_SUBJECT, _HEALTH_HOUR),
     )),
 )
 
@@ -91,6 +123,7 @@ ROLLUPS = (
 class RefreshReport:
     mode: str  # "timescaledb" or "plain"
     minutes: dict[str, int] = field(default_factory=dict)  # source table -> minute buckets recomputed
+    moved_halls: int = 0  # halls whose city changed (or that appeared) since the last refresh: plain path
     seconds: float = 0.0
 
 
@@ -119,7 +152,7 @@ def _refresh_timescale(conn: psycopg.Connection, until: datetime | None) -> Refr
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
     try:
         end = until or conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
-        for depth in range(3):  # every minute aggregate, then every hour one, then every hall one
+        for depth in range(len(ROLLUPS[0].levels)):  # every level after the ones it is computed from
             for rollup in ROLLUPS:
                 view = rollup.levels[depth].target
                 conn.execute("CALL refresh_continuous_aggregate(%s, NULL, %s)", (view, end))
@@ -149,6 +182,11 @@ SELECT min(minute), max(minute) + interval '1 minute', count(*) FROM g GROUP BY 
 _HELD_BACK = "SELECT min(inserted_at) FROM {source} WHERE inserted_at >= ({since}) AND ts >= %(until)s"
 # Kept in SQL: the initial watermark, -infinity, has no Python datetime.
 _SINCE = "SELECT inserted_from FROM rollup_watermark WHERE source = %(source)s"
+# Halls whose city is not the one the city rollups were computed with: moved, new, or gone.
+_MOVED_HALLS = """
+SELECT coalesce(h.id, r.hall_id), h.city_id FROM hall h FULL JOIN rollup_hall_city r ON r.hall_id = h.id
+WHERE h.city_id IS DISTINCT FROM r.city_id
+"""
 
 
 def _refresh_plain(conn: psycopg.Connection, until: datetime | None) -> RefreshReport:
@@ -157,25 +195,52 @@ def _refresh_plain(conn: psycopg.Connection, until: datetime | None) -> RefreshR
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
         next_from = conn.execute(_OLDEST_OPEN).fetchone()[0]  # type: ignore[index]
         end = until or conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
+        moved = conn.execute(_MOVED_HALLS).fetchall()  # read first: a move during the refresh shows next time
         for rollup in ROLLUPS:
             params = {"source": rollup.source, "until": end}
             source = sql.Identifier(rollup.source)
             dirty = sql.SQL(_DIRTY_RANGES).format(origin=sql.Literal(ORIGIN), source=source, since=sql.SQL(_SINCE))
             ranges = conn.execute(dirty, params).fetchall()
-            minute, *hours = rollup.levels
             for lo, hi, _ in ranges:
-                for a, b in _chunks(lo, hi):
-                    conn.execute(_recompute(minute), {"lo": a, "hi": b})
-                hour_lo, hour_hi = _hours(lo, hi)
-                for level in hours:
-                    conn.execute(_recompute(level), {"lo": hour_lo, "hi": hour_hi})
+                _recompute_levels(conn, rollup.levels, lo, hi)
             report.minutes[rollup.source] = sum(n for _, _, n in ranges)
             held_back = sql.SQL(_HELD_BACK).format(source=source, since=sql.SQL(_SINCE))
             held = conn.execute(held_back, params).fetchone()[0]  # type: ignore[index]
             new_from = min(next_from, held) if held is not None else next_from
             conn.execute("UPDATE rollup_watermark SET inserted_from = %s WHERE source = %s",
                          (new_from, rollup.source))
+            if moved:
+                _recompute_cities(conn, rollup, [hall for hall, _ in moved])
+        for hall, city in moved:
+            if city is None:
+                conn.execute("DELETE FROM rollup_hall_city WHERE hall_id = %s", (hall,))
+            else:
+                conn.execute("INSERT INTO rollup_hall_city (hall_id, city_id) VALUES (%s, %s) ON CONFLICT (hall_id)"
+                             " DO UPDATE SET city_id = EXCLUDED.city_id", (hall, city))
+        report.moved_halls = len(moved)
     return report
+
+
+def _recompute_levels(conn: psycopg.Connection, levels: tuple[_Level, ...], lo: datetime, hi: datetime, *,
+                      clear: bool = False) -> None:
+    """Recompute every bucket of these levels that overlaps [lo, hi), in order; with `clear`, delete the
+    levels' rows there first (for buckets whose sources may have gone, as a city's when a hall moves away)."""
+    for level in levels:
+        a, b = _span(lo, hi, level.width)
+        if clear:
+            conn.execute(sql.SQL("DELETE FROM {} WHERE bucket >= %s AND bucket < %s").format(
+                sql.Identifier(level.target)), (a, b))
+        for c, d in _chunks(a, b) if level.width == "minute" else [(a, b)]:
+            conn.execute(_recompute(level), {"lo": c, "hi": d})
+
+
+def _recompute_cities(conn: psycopg.Connection, rollup: _Rollup, halls: list[str]) -> None:
+    """Recompute the city levels over the hours the hall-hour level holds for these halls."""
+    cities = tuple(level for level in rollup.levels if level.by_city)
+    found = conn.execute(sql.SQL("SELECT min(bucket), max(bucket) FROM {} WHERE hall_id = ANY(%s)").format(
+        sql.Identifier(rollup.hall_hour.target)), (halls,)).fetchone()
+    if found is not None and found[0] is not None:
+        _recompute_levels(conn, cities, found[0], found[1] + timedelta(hours=1), clear=True)
 
 
 def _chunks(lo: datetime, hi: datetime) -> list[tuple[datetime, datetime]]:
@@ -210,16 +275,22 @@ def _recompute(level: _Level) -> sql.Composed:
     """Recompute the level's buckets in [lo, hi) from its source."""
     keys = ", ".join(level.keys)
     aggs = ", ".join(expr for _, expr in level.aggs)
-    select = (f"SELECT date_bin('1 {level.width}', {level.time}, '{ORIGIN}'), {keys}, {aggs} FROM {level.source}"
+    select = (f"SELECT date_bin('1 {level.width}', {level.time}, '{ORIGIN}'), {keys}, {aggs}"
+              f" FROM {level.source} {level.join}"
               f" WHERE {level.time} >= %(lo)s AND {level.time} < %(hi)s GROUP BY 1, {keys}")
     return _upsert(level.target, level.keys, level.aggs, select)
 
 
-def _hours(lo: datetime, hi: datetime) -> tuple[datetime, datetime]:
-    """The whole UTC hours that overlap [lo, hi) (ORIGIN is on the hour, so date_bin agrees)."""
-    def floor(t: datetime) -> datetime:
-        return t.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    return floor(lo), floor(hi - timedelta(microseconds=1)) + timedelta(hours=1)
+_WIDTHS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _span(lo: datetime, hi: datetime, width: str) -> tuple[datetime, datetime]:
+    """The whole buckets of this width (UTC, from ORIGIN, as date_bin cuts them) that overlap [lo, hi)."""
+    step = _WIDTHS[width]
+    first = _ORIGIN + ((lo - _ORIGIN) // step) * step
+    last = _ORIGIN + ((hi - timedelta(microseconds=1) - _ORIGIN) // step) * step
+    return first, last + step
 
 
 class RollupScheduler:

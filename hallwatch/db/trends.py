@@ -1,8 +1,9 @@
 """What the overview, trend and board pages ask the database: open events, a window's desk timeline,
 bucketed trends of queues, waits, staffing and camera coverage, and records as timeline markers.
 
-Trends of 15-minute buckets or wider read the minute/hour rollups of migration 030 for every bucket the
-rollups hold completely, and the raw timeseries with `date_bin` for the rest (see `rolled_up_until`)."""
+Trends of 15-minute buckets or wider read the coarsest per-subject rollup whose buckets tile theirs (minute,
+hour or day: migrations 030 and 042) for every bucket the rollups hold completely, and the raw timeseries with
+`date_bin` for the rest (see `rolled_up_until`)."""
 
 from __future__ import annotations
 
@@ -112,7 +113,7 @@ GROUP BY 1 ORDER BY 1
 """
 
 
-# The same series from the rollups (hallwatch/db/rollups.py): {table} is a minute or hour level.
+# The same series from the rollups (hallwatch/db/rollups.py): {table} is a minute, hour or day level.
 _QUEUE_ROLLUP = """
 SELECT b, sum(mean_people) AS people, sum(max_people) AS people_max FROM (
   SELECT date_bin(%(width)s, bucket, %(origin)s) AS b, hall_id, zone_id,
@@ -164,6 +165,12 @@ def rollups_complete_until(conn: psycopg.Connection) -> datetime | None:
     return oldest
 
 
+def _rollup_level(width: timedelta) -> str | None:
+    """The coarsest rollup whose buckets tile buckets of this width: "day", "hour", "minute" (or None)."""
+    levels = (("day", timedelta(days=1)), ("hour", timedelta(hours=1)), ("minute", timedelta(minutes=1)))
+    return next((name for name, size in levels if width >= size and width % size == timedelta(0)), None)
+
+
 def _floor(t: datetime, width: timedelta) -> datetime:
     return _ORIGIN + ((t - _ORIGIN) // width) * width
 
@@ -191,8 +198,8 @@ def trend(conn: psycopg.Connection, *, queues: Sequence[Pair], windows: Sequence
     width = width or bucket_for(since, until)
     since = _floor(since, width)
     split = since  # buckets before `split` come from the rollups
-    level = "hour" if width >= timedelta(hours=1) else "minute"
-    if use_rollups and width >= timedelta(minutes=15):
+    level = _rollup_level(width)
+    if use_rollups and width >= timedelta(minutes=15) and level is not None:
         complete = rollups_complete_until(conn)
         if complete is not None:
             split = max(since, _floor(min(complete, until), width))
