@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -118,10 +119,24 @@ def test_window_trend_and_all_halls(app) -> None:
     assert everything["queue"] == [53.0, 6.0]  # nanguan's q1 joins in minute 0
 
 
+@contextmanager
+def rolled_up(dsn: str, samples: list, *, until: datetime) -> Iterator[ConnectionPool]:
+    """A fresh database with the site, these samples and the rollups refreshed up to `until`."""
+    from hallwatch.db.rollups import refresh_rollups
+
+    with ConnectionPool(dsn, min_size=1, max_size=2) as pool:
+        apply_migrations(pool)
+        with pool.connection() as conn:
+            sync_site(conn, SITE)
+            insert_samples(conn, samples)
+        with pool.connection() as conn:
+            refresh_rollups(conn, until=until)
+        yield pool
+
+
 def test_long_ranges_read_the_rollups_and_stay_exact(fresh_dsn: str) -> None:
     """After a rollup refresh the hour buckets come from the rollups and equal the raw answer; a late replay of
     old samples (inserted after the refresh) sends those buckets back to the raw tables until the next one."""
-    from hallwatch.db.rollups import refresh_rollups
     from hallwatch.db.trends import trend
 
     pairs = {"queues": [("cc-chaoyang", "q1")], "windows": [("cc-chaoyang", "w1"), ("cc-chaoyang", "w2")],
@@ -133,13 +148,7 @@ def test_long_ranges_read_the_rollups_and_stay_exact(fresh_dsn: str) -> None:
         DeskSample(t, "cc-chaoyang", "w1", "cam1", "present" if i % 3 else "absent", t, 1),
         DeskSample(t, "cc-chaoyang", "w2", "cam1", "present", t, 1),
         HealthSample(t, "cc-chaoyang", "cam1", "live" if i % 4 else "offline", 10.0, t, 0, None))]
-    with ConnectionPool(fresh_dsn, min_size=1, max_size=2) as pool:
-        apply_migrations(pool)
-        with pool.connection() as conn:
-            sync_site(conn, SITE)
-            insert_samples(conn, samples)
-        with pool.connection() as conn:
-            refresh_rollups(conn, until=BASE + timedelta(days=3))
+    with rolled_up(fresh_dsn, samples, until=BASE + timedelta(days=3)) as pool:
         with pool.connection() as conn:
             rolled = trend(conn, **pairs, **span)
             raw = trend(conn, **pairs, **span, use_rollups=False)
@@ -197,7 +206,6 @@ def test_trends_read_the_coarsest_rollup_that_tiles_their_buckets(fresh_dsn: str
     range (daily buckets) the day rollups, and both equal the raw answer."""
     from psycopg import Rollback
 
-    from hallwatch.db.rollups import refresh_rollups
     from hallwatch.db.trends import trend
 
     pairs = {"queues": [("cc-chaoyang", "q1")], "windows": [("cc-chaoyang", "w1"), ("cc-chaoyang", "w2")],
@@ -208,13 +216,7 @@ def test_trends_read_the_coarsest_rollup_that_tiles_their_buckets(fresh_dsn: str
         ZoneSample(t, "cc-chaoyang", "q1", "cam1", "queue", i % 5),
         DeskSample(t, "cc-chaoyang", "w1", "cam1", "present" if i % 4 else "absent", t, 1),
         HealthSample(t, "cc-chaoyang", "cam1", "live" if i % 6 else "offline", 10.0, t, 0, None))]
-    with ConnectionPool(fresh_dsn, min_size=1, max_size=2) as pool:
-        apply_migrations(pool)
-        with pool.connection() as conn:
-            sync_site(conn, SITE)
-            insert_samples(conn, samples)
-        with pool.connection() as conn:
-            refresh_rollups(conn, until=until)
+    with rolled_up(fresh_dsn, samples, until=until) as pool:
         with pool.connection() as conn:
             rolled = trend(conn, **pairs, since=since, until=until)
             raw = trend(conn, **pairs, since=since, until=until, use_rollups=False)
