@@ -19,11 +19,11 @@ from analytics.queue import ZoneCounter
 from analytics.tracking import PersonTracker, Tracked
 from analytics.view import ViewCheck, ViewReading, ViewState
 from analytics.waiting import WaitMinute, WaitMinutes
-from hallwatch.config import AnalyticsConfig, CameraConfig, PresenceConfig, ZoneConfig, ZoneKind
+from core.config import AnalyticsConfig, CameraConfig, PresenceConfig, ZoneConfig, ZoneKind
 from models.detections import Detections
 
 if TYPE_CHECKING:
-    from hallwatch.config import SiteConfig
+    from core.config import SiteConfig
 
 HEALTHY = frozenset({"live", "ok"})
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analytics.features import ZonePatch, masked_difference
-from hallwatch.config.analytics import DeskEvidenceConfig
+from core.config.analytics import DeskEvidenceConfig
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from enum import StrEnum
 import numpy as np
 
 from analytics.features import FrameFeatures, correlation, phase_shift
-from hallwatch.config.analytics import ViewConfig
+from core.config.analytics import ViewConfig
 
 MOVED_FRAMES = 2  # consecutive analysed frames judged moved before the view counts as moved
 

@@ -16,9 +16,9 @@ from typing import Any
 import yaml
 from psycopg.conninfo import conninfo_to_dict
 
+from core.errors import HallwatchError
+from core.redact import redact_text
 from dashboards.grafana import DATASOURCE_TYPE, DATASOURCE_UID, FOLDER_UID, all_dashboards
-from hallwatch.errors import HallwatchError
-from hallwatch.redact import redact_text
 
 log = logging.getLogger(__name__)
 

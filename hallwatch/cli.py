@@ -11,10 +11,10 @@ import tempfile
 import threading
 from pathlib import Path
 
-from hallwatch.config import SiteConfig, ZoneKind, load_site
-from hallwatch.errors import HallwatchError
+from core.config import SiteConfig, ZoneKind, load_site
+from core.errors import HallwatchError
+from core.logs import setup_logging
 from hallwatch.leases import HEARTBEAT_S, LEASE_TTL_S, LeaseTimings, default_worker_id
-from hallwatch.logs import setup_logging
 
 log = logging.getLogger("hallwatch")
 

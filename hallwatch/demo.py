@@ -8,10 +8,10 @@ import os
 import secrets
 from pathlib import Path
 
+from core.config import SiteConfig
 from hallwatch.auth.audit import audit
 from hallwatch.auth.model import Role, Scope
 from hallwatch.auth.users import count_users, create_user
-from hallwatch.config import SiteConfig
 from hallwatch.db import open_database
 from hallwatch.db.samples import sync_site
 from hallwatch.db.server import default_data_dir

@@ -30,9 +30,9 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from core.redact import redact_text
 from hallwatch.db import leases as sql
 from hallwatch.db.leases import CameraKey
-from hallwatch.redact import redact_text
 
 log = logging.getLogger(__name__)
 

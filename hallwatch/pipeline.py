@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from analytics.camera import CameraAnalyzer, CameraResult
-from hallwatch.config import CameraConfig, DetectorConfig, HallConfig, SiteConfig
-from hallwatch.config.detector import DetectionMode
+from core.config import CameraConfig, DetectorConfig, HallConfig, SiteConfig
+from core.config.detector import DetectionMode
 from hallwatch.db.samples import Sample
 from hallwatch.results import analyse, analyse_frame, health_rows, result_samples
 from ingest.motion import MotionGate

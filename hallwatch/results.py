@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from analytics.camera import CameraAnalyzer, CameraResult
-from hallwatch.config import CameraConfig, HallConfig, ZoneKind
+from core.config import CameraConfig, HallConfig, ZoneKind
 from hallwatch.db.samples import (
     DeskSample,
     EventCloseSample,

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import uvicorn
 
-from hallwatch.config import DetectorConfig, SiteConfig
+from core.config import DetectorConfig, SiteConfig
+from core.errors import HallwatchError
 from hallwatch.db import Database, open_database
 from hallwatch.db.rollups import RollupScheduler
 from hallwatch.db.samples import sync_site
 from hallwatch.db.server import default_data_dir
 from hallwatch.db.writer import SampleWriter
-from hallwatch.errors import HallwatchError
 from hallwatch.leases import FENCE_TICK_S, LeaseKeeper, LeaseTimings
 from hallwatch.pipeline import Pipeline
 from models import load_detector

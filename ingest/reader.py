@@ -32,9 +32,9 @@ import av
 import av.error
 import numpy as np
 
-from hallwatch.config import CameraConfig, IngestConfig
-from hallwatch.errors import StreamError, StreamStalled
-from hallwatch.redact import redact_text, redact_url
+from core.config import CameraConfig, IngestConfig
+from core.errors import StreamError, StreamStalled
+from core.redact import redact_text, redact_url
 from ingest.decode import StreamDecoder
 from ingest.health import CameraHealth, CameraState, DecodeMode, OfflineSpell, StateChange
 

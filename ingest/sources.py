@@ -11,9 +11,9 @@ from pathlib import Path
 import av
 import cv2
 
-from hallwatch.config import IngestConfig
-from hallwatch.errors import StreamError
-from hallwatch.redact import redact_text, redact_url
+from core.config import IngestConfig
+from core.errors import StreamError
+from core.redact import redact_text, redact_url
 from ingest.reader import CameraReader, Frame
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}

@@ -15,7 +15,7 @@ import numpy as np
 from models.detections import Detections
 
 if TYPE_CHECKING:
-    from hallwatch.config import DetectorConfig
+    from core.config import DetectorConfig
 
 __all__ = ["Detections", "Detector", "load_detector"]
 
@@ -79,7 +79,7 @@ def load_detector(config: DetectorConfig) -> Detector:
 
 def _runnable(path: Path, config: DetectorConfig) -> Path:
     """The file to run: the model itself, or its int8 build (cached; see models.quantize)."""
-    from hallwatch.config.detector import Precision
+    from core.config.detector import Precision
     from models.quantize import NotQuantizable, quantized_model
 
     if config.precision is not Precision.int8:

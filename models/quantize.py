@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from hallwatch.errors import ModelError
+from core.errors import ModelError
 
 log = logging.getLogger(__name__)
 

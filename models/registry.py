@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from hallwatch.errors import ModelError
+from core.errors import ModelError
 
 if TYPE_CHECKING:
     from models.onnx_detector import OnnxDetector
@@ -126,7 +126,7 @@ class Registry(BaseModel):
 @functools.lru_cache(maxsize=8)
 def load_registry(path: Path = REGISTRY_FILE) -> Registry:
     """Read and validate a registry file; ModelError naming the file and the field otherwise."""
-    from hallwatch.config import load_yaml_model
+    from core.config import load_yaml_model
 
     registry = load_yaml_model(path, Registry, ModelError, what="the model registry")
     registry._base = path.parent

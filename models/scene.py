@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from analytics.features import FrameFeatures, ZonePatch
-from hallwatch.config import CameraConfig, ZoneKind
+from core.config import CameraConfig, ZoneKind
 
 __all__ = ["ANALYSIS_WIDTH", "EDGE_WIDTH", "frame_features"]
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from hallwatch.errors import ModelError
+from core.errors import ModelError
 from models.detections import PERSON, Detections
 
 INSTALL_HINT = "install the Ultralytics backend with: pip install 'hallwatch[ultralytics]'"

@@ -17,7 +17,7 @@ from psycopg_pool import ConnectionPool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import monitor.routes
-from hallwatch.config import SiteConfig
+from core.config import SiteConfig
 from monitor.deps import NavItem, is_api, templates
 
 log = logging.getLogger(__name__)

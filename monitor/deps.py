@@ -25,10 +25,10 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.templating import Jinja2Templates
 from psycopg_pool import PoolClosed, PoolTimeout
 
+from core.config import SiteConfig
+from core.config.auth import AuthConfig
 from hallwatch.auth.model import Role, User
 from hallwatch.auth.sessions import session_for, user_for_token
-from hallwatch.config import SiteConfig
-from hallwatch.config.auth import AuthConfig
 
 SESSION_COOKIE = "hw_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from hallwatch.config import HallConfig, SiteConfig, ZoneKind
+from core.config import HallConfig, SiteConfig, ZoneKind
 from hallwatch.db.status import LatestSamples
 
 STALE_S = 10.0

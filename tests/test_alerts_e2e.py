@@ -30,7 +30,7 @@ from psycopg_pool import ConnectionPool
 
 from analytics.camera import CameraResult
 from analytics.presence import DeskState
-from hallwatch.config import load_site
+from core.config import load_site
 from hallwatch.db.migrate import apply_migrations
 from hallwatch.db.samples import sync_site
 from hallwatch.db.writer import SampleWriter

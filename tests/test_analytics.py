@@ -6,7 +6,7 @@ import pytest
 from analytics.camera import CameraAnalyzer
 from analytics.geometry import Polygon
 from analytics.presence import DeskPresence, DeskState
-from hallwatch.config import CameraConfig, PresenceConfig
+from core.config import CameraConfig, PresenceConfig
 from models.detections import Detections
 
 FRAME = (1000, 1000)  # width, height: pixel = 1000 * normalised coordinate
@@ -152,7 +152,7 @@ SQUARE_ZONE = [[0, 0.6], [1, 0.6], [1, 1], [0, 1]]
 def test_zone_rules(zone: dict, error: str | None) -> None:
     from pydantic import ValidationError
 
-    from hallwatch.config import HallConfig
+    from core.config import HallConfig
 
     raw = {**HALL, "cameras": [{"id": "cam1", "url": "rtsp://127.0.0.1/x", "zones": [DESK, zone]}]}
     if error is None:
@@ -166,7 +166,7 @@ def test_zone_rules(zone: dict, error: str | None) -> None:
 def test_analytics_config_defaults_and_bounds() -> None:
     from pydantic import ValidationError
 
-    from hallwatch.config import AnalyticsConfig
+    from core.config import AnalyticsConfig
 
     config = AnalyticsConfig()
     assert config.confidence.desk < config.confidence.floor
@@ -179,7 +179,7 @@ def test_analytics_config_defaults_and_bounds() -> None:
 
 
 def test_from_site_takes_the_site_settings() -> None:
-    from hallwatch.config import load_site
+    from core.config import load_site
     from tests.conftest import EXAMPLE_SITE
 
     site = load_site(EXAMPLE_SITE)

@@ -10,8 +10,8 @@ from pathlib import Path
 import av
 import pytest
 
+from core.config import load_site
 from hallwatch.cli import main
-from hallwatch.config import load_site
 from hallwatch.db.samples import DeskSample, ZoneSample
 from hallwatch.pipeline import Pipeline
 from ingest.simulator import CameraTruth, SceneRenderer

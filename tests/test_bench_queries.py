@@ -35,7 +35,7 @@ def test_queries_bench_reports_every_panel(pg_server: str, capsys: pytest.Captur
 
 
 def test_queries_bench_summary_and_bad_arguments(pg_server: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from hallwatch.errors import HallwatchError
+    from core.errors import HallwatchError
 
     run_queries_bench(dsn=pg_server, data_dir=None, days=0.1, windows=5, repeats=1, as_json=False)
     out = capsys.readouterr().out

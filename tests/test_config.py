@@ -4,9 +4,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from core.config import SiteConfig, load_site
+from core.errors import ConfigError
 from hallwatch.cli import main
-from hallwatch.config import SiteConfig, load_site
-from hallwatch.errors import ConfigError
 from tests.conftest import EXAMPLE_SITE
 
 

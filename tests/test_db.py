@@ -8,7 +8,8 @@ import pytest
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
-from hallwatch.config import load_site
+from core.config import load_site
+from core.errors import DatabaseError
 from hallwatch.db import open_database
 from hallwatch.db.migrate import apply_migrations, available_migrations
 from hallwatch.db.samples import (
@@ -21,7 +22,6 @@ from hallwatch.db.samples import (
 )
 from hallwatch.db.status import latest_samples
 from hallwatch.db.writer import SampleWriter
-from hallwatch.errors import DatabaseError
 from tests.conftest import EXAMPLE_SITE
 
 SCHEMA = """

@@ -11,8 +11,8 @@ from analytics.camera import CameraAnalyzer
 from analytics.desk_evidence import DeskEvidenceTracker
 from analytics.features import FrameFeatures, ZonePatch
 from analytics.presence import DeskState
-from hallwatch.config import AnalyticsConfig, CameraConfig, PresenceConfig
-from hallwatch.config.analytics import DeskEvidenceConfig
+from core.config import AnalyticsConfig, CameraConfig, PresenceConfig
+from core.config.analytics import DeskEvidenceConfig
 from tests.test_analytics import mock_detections
 
 FRAME = (1000, 1000)

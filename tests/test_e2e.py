@@ -26,7 +26,7 @@ import httpx
 import psycopg
 import pytest
 
-from hallwatch.config import load_site
+from core.config import load_site
 from hallwatch.service import simulator_process
 from ingest.simulator import load_truth, truth_at
 from tests.conftest import ARTIFACTS, free_port, site_with_port, write_site

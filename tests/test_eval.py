@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from core.config import load_site
 from hallwatch.cli import main
-from hallwatch.config import load_site
 from hallwatch.evaluate.dataset import Clip, DatasetError, QueueVisit, Second, load_clip, load_dataset
 from hallwatch.evaluate.metrics import (
     MinuteWait,

@@ -6,7 +6,7 @@ import pytest
 
 from analytics.camera import CameraAnalyzer
 from analytics.events import EventChange, EventKind, EventLatch
-from hallwatch.config import AnalyticsConfig, CameraConfig, PresenceConfig
+from core.config import AnalyticsConfig, CameraConfig, PresenceConfig
 from tests.test_analytics import mock_detections
 
 FRAME = (1000, 1000)

@@ -21,10 +21,10 @@ import psycopg
 import pytest
 import yaml
 
+from core.config import load_site
 from dashboards.grafana import DATASOURCE_UID, all_dashboards, variable_specs
 from dashboards.grafana_sql import Variable, expand, format_interval, parse_interval
 from dashboards.provision import PASSWORD_ENV, DatabaseTarget, dashboard_request, datasource_payload, export
-from hallwatch.config import load_site
 from hallwatch.db import Database, open_database
 from hallwatch.db.migrate import apply_migrations
 from hallwatch.db.rollups import refresh_rollups

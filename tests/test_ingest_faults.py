@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from hallwatch.config import IngestConfig
+from core.config import IngestConfig
 from ingest.health import CameraState
 from ingest.reader import CameraReader
 from tests.conftest import REPO, free_port

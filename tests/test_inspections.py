@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
-from hallwatch.config import load_site
+from core.config import load_site
 from hallwatch.db.samples import DeskSample, ZoneSample, insert_samples, sync_site
 from hallwatch.records.common import RecordError
 from hallwatch.records.inspections import weighted_score

@@ -17,9 +17,9 @@ import uvicorn
 from aiortc import RTCPeerConnection
 from psycopg_pool import ConnectionPool
 
+from core.config import SiteConfig, load_site
 from hallwatch.auth.model import Role, Scope
 from hallwatch.auth.users import create_user
-from hallwatch.config import SiteConfig, load_site
 from hallwatch.db.migrate import apply_migrations
 from hallwatch.db.samples import sync_site
 from hallwatch.service import simulator_process

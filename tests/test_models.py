@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import models.default_model
-from hallwatch.config import DetectorConfig
-from hallwatch.errors import ModelError
+from core.config import DetectorConfig
+from core.errors import ModelError
 from models import Detector, load_detector
 from models.default_model import default_model_path
 from models.detections import Detections

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import models.quantize as quantize
+from core.config import DetectorConfig
+from core.config.detector import Precision
 from hallwatch.bench.detector import accuracy_scenes
-from hallwatch.config import DetectorConfig
-from hallwatch.config.detector import Precision
 from models import load_detector
 from models.onnx_detector import OnnxDetector
 from tests.test_models import GROUND_TRUTH, MIN_FOUND, found, iou, photo, write_onnx

@@ -17,8 +17,8 @@ import pytest
 from av.video.codeccontext import VideoCodecContext
 from pydantic import ValidationError
 
-from hallwatch.config import CameraConfig, IngestConfig
-from hallwatch.errors import StreamStalled
+from core.config import CameraConfig, IngestConfig
+from core.errors import StreamStalled
 from ingest.decode import KeyframeMeter, StreamDecoder, keyframes_suffice
 from ingest.health import CameraState, DecodeMode
 from ingest.reader import CameraReader, NoVideoStream, classify_error

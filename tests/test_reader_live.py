@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hallwatch.config import IngestConfig
+from core.config import IngestConfig
 from hallwatch.db.samples import OfflineSpellSample
 from hallwatch.results import health_rows
 from ingest.health import CameraHealth, CameraState, DecodeMode
@@ -44,7 +44,7 @@ import json, os, signal, sys
 from pathlib import Path
 import cv2
 cv2.setNumThreads(1)  # this process forks: no OpenCV worker threads
-from hallwatch.config import SiteConfig
+from core.config import SiteConfig
 from ingest.simulator import SceneRenderer, run_simulator
 
 SceneRenderer(SiteConfig.model_validate(json.loads(sys.argv[1])).halls[0].cameras[0], 640, 360)

@@ -2,8 +2,8 @@ import logging
 
 import pytest
 
-from hallwatch.logs import RedactingFilter
-from hallwatch.redact import redact_text, redact_url
+from core.logs import RedactingFilter
+from core.redact import redact_text, redact_url
 
 
 @pytest.mark.parametrize(

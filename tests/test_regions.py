@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.config import ZoneKind
 from hallwatch.bench.detector import ByRegions, accuracy_scenes, example_site, matches, score
-from hallwatch.config import ZoneKind
 from ingest.simulator.scene import SceneRenderer
 from ingest.simulator.script import CameraTruth
 from models import Detector

@@ -14,8 +14,8 @@ import pytest
 from test_models import write_onnx
 
 import models.default_model
-from hallwatch.config import DetectorConfig
-from hallwatch.errors import ModelError
+from core.config import DetectorConfig
+from core.errors import ModelError
 from models import load_detector
 from models.default_model import DISTRIBUTION, MODEL_FILE, default_model_path
 from models.onnx_detector import OnnxDetector

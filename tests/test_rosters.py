@@ -14,8 +14,8 @@ from PIL import Image
 from psycopg_pool import ConnectionPool
 
 from analytics.kpi import DeskPoint, DeskState, Interval, presence_kpi
+from core.config import load_site
 from hallwatch.auth.model import Scope
-from hallwatch.config import load_site
 from hallwatch.db.migrate import apply_migrations
 from hallwatch.db.samples import DeskSample, insert_samples, sync_site
 from hallwatch.records import officers, rosters

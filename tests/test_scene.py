@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hallwatch.config import CameraConfig
+from core.config import CameraConfig
 from models.scene import EDGE_WIDTH, frame_features
 
 CAMERA = CameraConfig.model_validate({

@@ -11,8 +11,8 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from analytics.kpi import Level, PresenceKpi, Tally
+from core.config import ScorecardConfig, load_site
 from hallwatch.auth.model import Scope
-from hallwatch.config import ScorecardConfig, load_site
 from hallwatch.db.migrate import apply_migrations
 from hallwatch.db.samples import DeskSample, insert_samples, sync_site
 from hallwatch.records import officers, rosters

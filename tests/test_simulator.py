@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import yaml
 
-from hallwatch.config import CameraConfig, SiteConfig, ZoneConfig, ZoneKind, load_site
-from hallwatch.redact import redact_text
+from core.config import CameraConfig, SiteConfig, ZoneConfig, ZoneKind, load_site
+from core.redact import redact_text
 from ingest.simulator import CameraTruth, SceneRenderer, Script, load_truth, run_simulator, truth_at
 from ingest.simulator.errors import SimulatorError
 from ingest.simulator.layout import MAX_STANDING_ASPECT, margin_px, zone_points

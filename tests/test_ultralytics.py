@@ -13,7 +13,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from hallwatch.errors import ModelError
+from core.errors import ModelError
 from models.default_model import default_model_path
 from models.input_size import resize_input
 from models.onnx_detector import OnnxDetector

@@ -9,8 +9,8 @@ import pytest
 
 from analytics.camera import CameraAnalyzer
 from analytics.view import ViewCheck, ViewState
-from hallwatch.config import AnalyticsConfig, CameraConfig, PresenceConfig
-from hallwatch.config.analytics import ViewConfig
+from core.config import AnalyticsConfig, CameraConfig, PresenceConfig
+from core.config.analytics import ViewConfig
 from models.scene import frame_features
 from tests.test_analytics import mock_detections
 

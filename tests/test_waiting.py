@@ -8,7 +8,7 @@ import pytest
 from analytics.camera import CameraAnalyzer
 from analytics.queue import Visit
 from analytics.waiting import WaitMinute, WaitMinutes
-from hallwatch.config import AnalyticsConfig, CameraConfig, PresenceConfig
+from core.config import AnalyticsConfig, CameraConfig, PresenceConfig
 from tests.test_analytics import mock_detections
 
 FRAME = (1000, 1000)

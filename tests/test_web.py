@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
-from hallwatch.config import load_site
+from core.config import load_site
 from hallwatch.db.migrate import apply_migrations
 from hallwatch.db.samples import DeskSample, HealthSample, ZoneSample, insert_samples, sync_site
 from monitor.app import create_app

@@ -19,7 +19,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from hallwatch.config import SiteConfig, load_site
+from core.config import SiteConfig, load_site
 from hallwatch.db import Database, open_database
 from hallwatch.db.leases import CameraKey, LeaseEvent, lease_history, lease_holders
 from hallwatch.db.samples import HealthSample, Sample, sync_site

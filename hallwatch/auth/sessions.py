@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from psycopg.rows import dict_row
 
+from core.config.auth import AuthConfig
 from hallwatch.auth.model import User
 from hallwatch.auth.passwords import verify_password
 from hallwatch.auth.users import find_user, password_hash_of, user_from_row
-from hallwatch.config.auth import AuthConfig
 
 TOKEN_PREFIX = "hwt_"
 

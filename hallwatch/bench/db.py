@@ -38,12 +38,12 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import make_conninfo
 
+from core.errors import DatabaseError, HallwatchError
+from core.redact import redact_text, redact_url
 from hallwatch.db import Database, open_database
 from hallwatch.db.samples import COLUMNS, COPY_TYPES, TABLES, DeskSample, HealthSample, Sample, ZoneSample
 from hallwatch.db.server import DATABASE_URL_ENV, embedded_server
 from hallwatch.db.writer import SampleWriter
-from hallwatch.errors import DatabaseError, HallwatchError
-from hallwatch.redact import redact_text, redact_url
 
 TARGET_RATIO = 0.7
 HALLS, CAMERAS_PER_HALL = 120, 3

@@ -34,7 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from hallwatch.config import CameraConfig, SiteConfig, ZoneKind, load_site
+from core.config import CameraConfig, SiteConfig, ZoneKind, load_site
 from ingest.simulator.scene import SceneRenderer
 from ingest.simulator.script import CameraTruth, stable_seed
 from models.default_model import default_model_path

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from hallwatch.errors import HallwatchError
+from core.errors import HallwatchError
 
 log = logging.getLogger(__name__)
 
@@ -448,7 +448,7 @@ def pipeline_worker(cameras: int, port: int, first: int, count: int, threads: in
 def bench_site(cameras: int, port: int) -> Any:
     """A site of `cameras` halls with one camera each at rtsp://127.0.0.1:PORT/cam<i>, each like the
     example site's first camera (the one the clip shows)."""
-    from hallwatch.config import SiteConfig, load_site
+    from core.config import SiteConfig, load_site
     from ingest.simulator.clip import EXAMPLE_SITE
 
     example = load_site(EXAMPLE_SITE)

@@ -28,9 +28,9 @@ from typing import Any
 
 import psycopg
 
+from core.errors import HallwatchError
 from hallwatch.bench.db import _load, bench_database
 from hallwatch.db.rollups import refresh_rollups
-from hallwatch.errors import HallwatchError
 
 TARGET_P95_MS = 100.0
 WINDOWS_PER_HALL, HALLS_PER_CITY = 5, 5

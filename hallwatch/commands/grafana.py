@@ -70,8 +70,8 @@ def cmd_grafana_export(args: argparse.Namespace) -> int:
 def cmd_grafana_provision(args: argparse.Namespace) -> int:
     from grafana_client import GrafanaApi
 
+    from core.errors import HallwatchError
     from dashboards.provision import provision
-    from hallwatch.errors import HallwatchError
 
     token = sys.stdin.readline().strip()
     if not token:

@@ -52,7 +52,7 @@ def cmd_models_export(args: argparse.Namespace) -> int:
 
 
 def cmd_models_prepare(args: argparse.Namespace) -> int:
-    from hallwatch.config import DetectorConfig, load_site
+    from core.config import DetectorConfig, load_site
     from models import load_detector
 
     config = load_site(args.site).detector if args.site is not None else DetectorConfig()

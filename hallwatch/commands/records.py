@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hallwatch.errors import HallwatchError
+from core.errors import HallwatchError
 
 
 def register(commands: argparse._SubParsersAction, bench_commands: argparse._SubParsersAction) -> None:
@@ -21,8 +21,8 @@ def register(commands: argparse._SubParsersAction, bench_commands: argparse._Sub
 
 
 def cmd_import_complaints(args: argparse.Namespace) -> int:
+    from core.config.auth import RecordsConfig
     from hallwatch.auth.users import find_user
-    from hallwatch.config.auth import RecordsConfig
     from hallwatch.db import open_database
     from hallwatch.records.complaints import import_complaints_csv
 

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from hallwatch.errors import HallwatchError
+from core.errors import HallwatchError
 
 LEVELS = ["window", "hall", "city", "province"]
 
@@ -48,9 +48,9 @@ def _data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_rosters_import(args: argparse.Namespace) -> int:
+    from core.config import load_site
     from hallwatch.auth.audit import audit
     from hallwatch.auth.model import Scope
-    from hallwatch.config import load_site
     from hallwatch.db import open_database
     from hallwatch.db.samples import sync_site
     from hallwatch.records.rosters import import_roster
@@ -90,8 +90,8 @@ def cmd_rosters_shifts(args: argparse.Namespace) -> int:
 
 def cmd_rosters_scorecards(args: argparse.Namespace) -> int:
     from analytics.kpi import Level
+    from core.config import ScorecardConfig
     from hallwatch.auth.model import Scope
-    from hallwatch.config import ScorecardConfig
     from hallwatch.db import open_database
     from hallwatch.records.scorecards import Month, monthly_scorecards
 
@@ -157,8 +157,8 @@ def cmd_bench_scorecards(args: argparse.Namespace) -> int:
     import time
 
     from analytics.kpi import Level
+    from core.config import ScorecardConfig
     from hallwatch.auth.model import Scope
-    from hallwatch.config import ScorecardConfig
     from hallwatch.db import open_database
     from hallwatch.records.scorecards import Month, monthly_scorecards
 

@@ -7,7 +7,7 @@ import getpass
 import sys
 from pathlib import Path
 
-from hallwatch.errors import HallwatchError
+from core.errors import HallwatchError
 
 ROLES = ["admin", "center_operator", "inspector", "manager", "complaints_officer", "hall_staff"]
 
@@ -56,10 +56,10 @@ def _read_password() -> str:
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
+    from core.config import load_site
     from hallwatch.auth.audit import audit
     from hallwatch.auth.model import Role, Scope, ScopeError
     from hallwatch.auth.users import create_user
-    from hallwatch.config import load_site
     from hallwatch.db import open_database
     from hallwatch.db.samples import sync_site
 
@@ -102,10 +102,10 @@ def cmd_users_disable(args: argparse.Namespace) -> int:
 
 
 def cmd_users_token(args: argparse.Namespace) -> int:
+    from core.config.auth import AuthConfig
     from hallwatch.auth.audit import audit
     from hallwatch.auth.sessions import create_token
     from hallwatch.auth.users import UserError, find_user
-    from hallwatch.config.auth import AuthConfig
     from hallwatch.db import open_database
 
     with open_database(data_dir=args.data_dir) as db, db.pool.connection() as conn:

@@ -10,7 +10,7 @@ from importlib import resources
 
 from psycopg_pool import ConnectionPool
 
-from hallwatch.errors import DatabaseError
+from core.errors import DatabaseError
 
 log = logging.getLogger(__name__)
 

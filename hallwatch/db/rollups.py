@@ -30,7 +30,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from hallwatch.redact import redact_text
+from core.redact import redact_text
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import psycopg
 from psycopg import errors
 from psycopg.types.json import Jsonb
 
-from hallwatch.config import SiteConfig
+from core.config import SiteConfig
 
 
 @dataclass(frozen=True)

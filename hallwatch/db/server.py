@@ -16,8 +16,8 @@ import platformdirs
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from hallwatch.errors import DatabaseError
-from hallwatch.redact import redact_text, redact_url
+from core.errors import DatabaseError
+from core.redact import redact_text, redact_url
 
 log = logging.getLogger(__name__)
 

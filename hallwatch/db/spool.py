@@ -35,6 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, get_type_hints
 
+from core.errors import DatabaseError
 from hallwatch.db.samples import (
     DeskSample,
     EventCloseSample,
@@ -45,7 +46,6 @@ from hallwatch.db.samples import (
     WaitSample,
     ZoneSample,
 )
-from hallwatch.errors import DatabaseError
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
+from core.redact import redact_text
 from hallwatch.db.samples import Sample, copy_samples
 from hallwatch.db.spool import Spool, open_spools
-from hallwatch.redact import redact_text
 
 log = logging.getLogger(__name__)
 

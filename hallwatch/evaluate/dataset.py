@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from hallwatch.errors import HallwatchError
+from core.errors import HallwatchError
 
 MANIFEST = "dataset.yaml"
 TRUTH = "truth.json"

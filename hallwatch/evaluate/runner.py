@@ -27,7 +27,7 @@ from hallwatch.evaluate.metrics import (
 
 if TYPE_CHECKING:
     from analytics.camera import CameraAnalyzer
-    from hallwatch.config import CameraConfig, DetectorConfig, SiteConfig
+    from core.config import CameraConfig, DetectorConfig, SiteConfig
     from models import Detector
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ def evaluate(clips: list[Clip], *, progress: bool = True) -> dict[str, Any]:
     """Analyse and score every clip; the report `hallwatch eval --json` prints."""
     from tqdm import tqdm
 
-    from hallwatch.config import load_site
+    from core.config import load_site
     from models import load_detector
 
     started = time.monotonic()

@@ -13,10 +13,10 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
+from core.config.auth import RecordsConfig
 from hallwatch.auth.audit import audit
 from hallwatch.auth.model import Role, Scope, User
 from hallwatch.auth.scope import scope_sql
-from hallwatch.config.auth import RecordsConfig
 from hallwatch.records.common import (
     HALLS_TIMEZONE,
     NotFound,

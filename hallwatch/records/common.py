@@ -12,9 +12,9 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from core.config.scorecards import ScorecardConfig
+from core.errors import HallwatchError
 from hallwatch.auth.model import User
-from hallwatch.config.scorecards import ScorecardConfig
-from hallwatch.errors import HallwatchError
 
 # The halls' time zone when the caller names none (the default of `scorecards.timezone`): roster times are local.
 HALLS_TIMEZONE = ScorecardConfig.model_fields["timezone"].default

@@ -14,10 +14,10 @@ import psycopg
 from psycopg import sql
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 
+from core.config.auth import RecordsConfig
 from hallwatch.auth.audit import audit
 from hallwatch.auth.model import User
 from hallwatch.auth.scope import scope_sql
-from hallwatch.config.auth import RecordsConfig
 from hallwatch.records.common import (
     RecordError,
     StepLog,

@@ -14,12 +14,12 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from core.errors import StreamError
+from core.redact import redact_text, redact_url
 from hallwatch.auth.audit import audit
 from hallwatch.auth.model import User
-from hallwatch.errors import StreamError
 from hallwatch.records.common import NotFound, RecordError, WorkflowError
 from hallwatch.records.inspections import get_inspection, visible_sql
-from hallwatch.redact import redact_text, redact_url
 
 if TYPE_CHECKING:
     from models import Detector

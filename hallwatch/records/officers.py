@@ -12,9 +12,9 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from core.errors import HallwatchError
 from hallwatch.auth.model import Scope
 from hallwatch.auth.scope import scope_sql
-from hallwatch.errors import HallwatchError
 
 PHOTO_MAX_BYTES = 2 * 1024 * 1024
 _MAGIC = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}

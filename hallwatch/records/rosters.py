@@ -21,9 +21,9 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from analytics.kpi import Interval, PresenceKpi, merge, subtract
+from core.errors import HallwatchError
 from hallwatch.auth.model import Scope
 from hallwatch.auth.scope import scope_sql
-from hallwatch.errors import HallwatchError
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 REASONS = ("training", "leave", "leader_duty")

@@ -23,8 +23,8 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from analytics.kpi import INCIDENTS, Interval, LeagueRow, Level, StarMethod, Tally, TallyKey, league_table, rollup
+from core.config.scorecards import ScorecardConfig
 from hallwatch.auth.model import Scope
-from hallwatch.config.scorecards import ScorecardConfig
 from hallwatch.records.rosters import absences_between, expand, presence_by_window, shifts_for
 
 log = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
-from hallwatch.config import CameraConfig, SiteConfig, load_site  # noqa: E402
+from core.config import CameraConfig, SiteConfig, load_site  # noqa: E402
 from ingest.simulator.errors import SimulatorError  # noqa: E402
 from ingest.simulator.scene import SceneRenderer  # noqa: E402
 from ingest.simulator.script import CameraTruth, Script  # noqa: E402

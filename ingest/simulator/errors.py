@@ -1,6 +1,6 @@
 """Errors of the camera simulator."""
 
-from hallwatch.errors import HallwatchError
+from core.errors import HallwatchError
 
 
 class SimulatorError(HallwatchError):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from hallwatch.config import CameraConfig, ZoneConfig, ZoneKind
+from core.config import CameraConfig, ZoneConfig, ZoneKind
 
 MAX_QUEUE = 5
 MAX_SELF_SERVICE = 2

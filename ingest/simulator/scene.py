@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import cv2
 import numpy as np
 
-from hallwatch.config import CameraConfig, ZoneConfig, ZoneKind
+from core.config import CameraConfig, ZoneConfig, ZoneKind
 from ingest.simulator.layout import (
     MAX_OVERLAP,
     Row,

@@ -31,7 +31,7 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field
 
-from hallwatch.config import CameraConfig, SiteConfig, Strict, ZoneKind, load_yaml_model
+from core.config import CameraConfig, SiteConfig, Strict, ZoneKind, load_yaml_model
 from ingest.simulator.errors import SimulatorError
 from ingest.simulator.layout import capacity
 

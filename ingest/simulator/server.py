@@ -29,8 +29,8 @@ gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
-from hallwatch.config import CameraConfig, HallConfig, SiteConfig  # noqa: E402
-from hallwatch.redact import redact_url  # noqa: E402
+from core.config import CameraConfig, HallConfig, SiteConfig  # noqa: E402
+from core.redact import redact_url  # noqa: E402
 from ingest.simulator.errors import SimulatorError  # noqa: E402
 from ingest.simulator.scene import SceneRenderer  # noqa: E402
 from ingest.simulator.script import CameraTruth, Script, StoryFile  # noqa: E402

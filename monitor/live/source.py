@@ -21,8 +21,8 @@ import av.error
 import cv2
 import numpy as np
 
-from hallwatch.errors import StreamError
-from hallwatch.redact import redact_text, redact_url
+from core.errors import StreamError
+from core.redact import redact_text, redact_url
 from monitor.live.fanout import AccessUnit, Fanout
 from monitor.live.h264 import NAL_IDR, NAL_SPS, browser_decodable, is_annexb, nal_types, sps_profile
 

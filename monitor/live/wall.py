@@ -20,8 +20,8 @@ from typing import Any
 
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
-from hallwatch.config import SiteConfig, ZoneKind
-from hallwatch.errors import HallwatchError
+from core.config import SiteConfig, ZoneKind
+from core.errors import HallwatchError
 from monitor.live.blurred import BlurredPictures, BlurredStream, DetectorFactory
 from monitor.live.fanout import Fanout
 from monitor.live.overlay import Overlay, OverlayHub

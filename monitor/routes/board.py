@@ -11,8 +11,8 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
+from core.config import HallConfig, SiteConfig
 from hallwatch.auth.model import Scope
-from hallwatch.config import HallConfig, SiteConfig
 from hallwatch.db.status import latest_samples
 from hallwatch.db.trends import officer_names
 from hallwatch.records.rosters import absences_between, expand, shifts_for

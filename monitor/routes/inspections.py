@@ -13,8 +13,8 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
+from core.errors import HallwatchError
 from hallwatch.auth.model import Role, User
-from hallwatch.errors import HallwatchError
 from hallwatch.records.common import RecordError, check_filter_scope
 from hallwatch.records.evidence import Photo, check_photo, read_evidence, snapshot, store_evidence
 from hallwatch.records.inspections import (

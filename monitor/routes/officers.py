@@ -11,9 +11,9 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from core.config import HallConfig, SiteConfig
 from hallwatch.auth.audit import audit
 from hallwatch.auth.model import Role, User
-from hallwatch.config import HallConfig, SiteConfig
 from hallwatch.records import officers
 from hallwatch.records.common import hall_city
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates

@@ -11,8 +11,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
+from core.config import HallConfig, SiteConfig, ZoneKind
 from hallwatch.auth.model import User
-from hallwatch.config import HallConfig, SiteConfig, ZoneKind
 from hallwatch.db.status import latest_samples
 from hallwatch.db.trends import desk_timeline, open_events, trend
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, templates

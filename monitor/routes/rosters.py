@@ -14,9 +14,9 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
+from core.config import SiteConfig
 from hallwatch.auth.audit import audit
 from hallwatch.auth.model import Role, User
-from hallwatch.config import SiteConfig
 from hallwatch.records import rosters
 from hallwatch.records.common import hall_city
 from hallwatch.records.rosters import REASONS, WEEKDAYS, Shift

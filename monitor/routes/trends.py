@@ -11,8 +11,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from core.config import HallConfig, SiteConfig, ZoneKind
 from hallwatch.auth.model import User
-from hallwatch.config import HallConfig, SiteConfig, ZoneKind
 from hallwatch.db.trends import record_markers, trend
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, templates
 from monitor.routes.overview import queue_zones

@@ -34,7 +34,7 @@ CREATE TABLE camera (
   hall_id      text NOT NULL REFERENCES hall (id),
   id           text NOT NULL,
   name         text,
-  url_redacted text NOT NULL,  -- never the password: see hallwatch.redact
+  url_redacted text NOT NULL,  -- never the password: see core.redact
   active       boolean NOT NULL DEFAULT true,
   PRIMARY KEY (hall_id, id)
 );

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from hallwatch.config.base import Strict
+from core.config.base import Strict
 
 
 class DetectionMode(StrEnum):

@@ -10,8 +10,8 @@ from typing import Annotated, Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hallwatch.errors import HallwatchError
-from hallwatch.redact import redact_text
+from core.errors import HallwatchError
+from core.redact import redact_text
 
 Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="lowercase id: a-z 0-9 _ -")]
 Point = tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from hallwatch.config.analytics import AnalyticsConfig, PresenceConfig
-from hallwatch.config.auth import AuthConfig, RecordsConfig
-from hallwatch.config.base import Id, Point, Strict, field_path, load_yaml_model, unique
-from hallwatch.config.detector import DetectorConfig
-from hallwatch.config.geography import (
+from core.config.analytics import AnalyticsConfig, PresenceConfig
+from core.config.auth import AuthConfig, RecordsConfig
+from core.config.base import Id, Point, Strict, field_path, load_yaml_model, unique
+from core.config.detector import DetectorConfig
+from core.config.geography import (
     CameraConfig,
     CityConfig,
     HallConfig,
@@ -26,9 +26,9 @@ from hallwatch.config.geography import (
     ZoneConfig,
     ZoneKind,
 )
-from hallwatch.config.ingest import IngestConfig
-from hallwatch.config.scorecards import ScorecardConfig
-from hallwatch.errors import ConfigError
+from core.config.ingest import IngestConfig
+from core.config.scorecards import ScorecardConfig
+from core.errors import ConfigError
 
 __all__ = [
     "AnalyticsConfig", "AuthConfig", "CameraConfig", "CityConfig", "DetectorConfig", "HallConfig", "HallFlow",

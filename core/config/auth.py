@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from hallwatch.config.base import Strict
+from core.config.base import Strict
 
 
 class AuthConfig(Strict):

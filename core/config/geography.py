@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from hallwatch.config.base import ENV_REF, Id, Point, Strict, unique
-from hallwatch.redact import redact_url
+from core.config.base import ENV_REF, Id, Point, Strict, unique
+from core.redact import redact_url
 
 
 class HallSize(StrEnum):

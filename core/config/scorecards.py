@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from hallwatch.config.base import Strict
+from core.config.base import Strict
 
 Weight = Annotated[float, Field(ge=0.0, le=100.0)]
 Penalty = Annotated[float, Field(ge=0.0, le=100.0, description="points off 100 per incident per window")]

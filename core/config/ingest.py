@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from hallwatch.config.base import Strict
+from core.config.base import Strict
 
 
 class IngestConfig(Strict):

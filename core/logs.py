@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import TextIO
 
-from hallwatch.redact import redact_text
+from core.redact import redact_text
 
 
 class RedactingFilter(logging.Filter):
