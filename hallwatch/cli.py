@@ -123,8 +123,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def cmd_db_migrate(args: argparse.Namespace) -> int:
-    from hallwatch.db import open_database
-    from hallwatch.db.migrate import apply_migrations
+    from storage import open_database
+    from storage.migrate import apply_migrations
 
     with open_database(data_dir=args.data_dir, migrate=False) as db:
         applied = apply_migrations(db.pool)

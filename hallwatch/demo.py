@@ -9,12 +9,12 @@ import secrets
 from pathlib import Path
 
 from core.config import SiteConfig
-from hallwatch.auth.audit import audit
-from hallwatch.auth.model import Role, Scope
-from hallwatch.auth.users import count_users, create_user
-from hallwatch.db import open_database
-from hallwatch.db.samples import sync_site
-from hallwatch.db.server import default_data_dir
+from storage import open_database
+from storage.auth.audit import audit
+from storage.auth.model import Role, Scope
+from storage.auth.users import count_users, create_user
+from storage.samples import sync_site
+from storage.server import default_data_dir
 
 DEMO_USER = "admin"
 

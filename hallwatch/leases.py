@@ -31,8 +31,8 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from core.redact import redact_text
-from hallwatch.db import leases as sql
-from hallwatch.db.leases import CameraKey
+from storage import leases as sql
+from storage.leases import CameraKey
 
 log = logging.getLogger(__name__)
 

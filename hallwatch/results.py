@@ -10,7 +10,12 @@ import numpy as np
 
 from analytics.camera import CameraAnalyzer, CameraResult
 from core.config import CameraConfig, HallConfig, ZoneKind
-from hallwatch.db.samples import (
+from ingest.health import CameraHealth
+from ingest.reader import CameraReader, Frame
+from models import Detector
+from models.detections import Detections
+from models.scene import frame_features
+from storage.samples import (
     DeskSample,
     EventCloseSample,
     EventOpenSample,
@@ -20,11 +25,6 @@ from hallwatch.db.samples import (
     WaitSample,
     ZoneSample,
 )
-from ingest.health import CameraHealth
-from ingest.reader import CameraReader, Frame
-from models import Detector
-from models.detections import Detections
-from models.scene import frame_features
 
 
 def utc(ts: float) -> datetime:

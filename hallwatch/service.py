@@ -18,16 +18,16 @@ import uvicorn
 
 from core.config import DetectorConfig, SiteConfig
 from core.errors import HallwatchError
-from hallwatch.db import Database, open_database
-from hallwatch.db.rollups import RollupScheduler
-from hallwatch.db.samples import sync_site
-from hallwatch.db.server import default_data_dir
-from hallwatch.db.writer import SampleWriter
 from hallwatch.leases import FENCE_TICK_S, LeaseKeeper, LeaseTimings
 from hallwatch.pipeline import Pipeline
 from models import load_detector
 from monitor.app import create_app
 from monitor.live.overlay import OverlayHub, publish_results
+from storage import Database, open_database
+from storage.rollups import RollupScheduler
+from storage.samples import sync_site
+from storage.server import default_data_dir
+from storage.writer import SampleWriter
 
 log = logging.getLogger(__name__)
 

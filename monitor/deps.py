@@ -27,8 +27,8 @@ from psycopg_pool import PoolClosed, PoolTimeout
 
 from core.config import SiteConfig
 from core.config.auth import AuthConfig
-from hallwatch.auth.model import Role, User
-from hallwatch.auth.sessions import session_for, user_for_token
+from storage.auth.model import Role, User
+from storage.auth.sessions import session_for, user_for_token
 
 SESSION_COOKIE = "hw_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

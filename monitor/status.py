@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from core.config import HallConfig, SiteConfig, ZoneKind
-from hallwatch.db.status import LatestSamples
+from storage.status import LatestSamples
 
 STALE_S = 10.0
 

@@ -17,7 +17,7 @@ import uvicorn
 import yaml
 from psycopg.conninfo import make_conninfo
 
-from hallwatch.db.server import DATABASE_URL_ENV, embedded_server
+from storage.server import DATABASE_URL_ENV, embedded_server
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_SITE = REPO / "examples" / "site.yaml"

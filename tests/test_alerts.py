@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from hallwatch.records.alerts import AlertKey
+from storage.records.alerts import AlertKey
 from tests.test_auth import api_client, app, browser_login, pool  # noqa: F401
 from tests.test_cases import NOW, audit_actions, event, people  # noqa: F401
 
@@ -117,7 +117,7 @@ def test_acknowledge_once_and_turn_into_case(app, pool: ConnectionPool, people) 
 def test_unstaffed_window_inside_an_absence_is_shown_excused(app, pool: ConnectionPool, people) -> None:  # noqa: F811
     """The event stays on the list (people waited) but carries the absence that excuses it, and so does its case;
     the same window outside the absence, and other kinds of alert, are not excused."""
-    from hallwatch.records import rosters
+    from storage.records import rosters
 
     with pool.connection() as conn:
         rosters.add_absence(conn, hall_id="cc-nanguan", window_id="w2", officer_id=None, reason="leader_duty",

@@ -31,16 +31,16 @@ from psycopg_pool import ConnectionPool
 from analytics.camera import CameraResult
 from analytics.presence import DeskState
 from core.config import load_site
-from hallwatch.db.migrate import apply_migrations
-from hallwatch.db.samples import sync_site
-from hallwatch.db.writer import SampleWriter
 from hallwatch.pipeline import Pipeline
-from hallwatch.records.alerts import AlertKey
 from hallwatch.service import simulator_process, web_detector_config
 from ingest.simulator import load_truth
 from ingest.simulator.truth import truth_path
 from models import load_detector
 from monitor.app import create_app
+from storage.migrate import apply_migrations
+from storage.records.alerts import AlertKey
+from storage.samples import sync_site
+from storage.writer import SampleWriter
 from tests.conftest import ARTIFACTS, free_port, serving, site_with_port, write_site
 from tests.test_alerts_web import login
 from tests.test_auth import add_user

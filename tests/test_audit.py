@@ -7,7 +7,7 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from hallwatch.auth.audit import audit, audit_rows
+from storage.auth.audit import audit, audit_rows
 from tests.test_auth import add_user, api_client, app, pool  # noqa: F401
 
 

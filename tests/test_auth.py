@@ -11,12 +11,12 @@ from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from core.config import load_site
-from hallwatch.auth.model import Role, Scope, User
-from hallwatch.auth.passwords import hash_password, verify_password
-from hallwatch.auth.users import UserError, create_user, find_user
-from hallwatch.db.migrate import apply_migrations
-from hallwatch.db.samples import sync_site
 from monitor.app import create_app
+from storage.auth.model import Role, Scope, User
+from storage.auth.passwords import hash_password, verify_password
+from storage.auth.users import UserError, create_user, find_user
+from storage.migrate import apply_migrations
+from storage.samples import sync_site
 from tests.conftest import EXAMPLE_SITE
 
 SITE = load_site(EXAMPLE_SITE)

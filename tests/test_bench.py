@@ -9,8 +9,8 @@ import psycopg
 import pytest
 
 from hallwatch.bench.db import run_db_bench, synthetic_samples
-from hallwatch.db.samples import DeskSample, HealthSample, ZoneSample
-from hallwatch.db.server import DATABASE_URL_ENV
+from storage.samples import DeskSample, HealthSample, ZoneSample
+from storage.server import DATABASE_URL_ENV
 
 
 def test_synthetic_samples_mix_kinds_with_distinct_keys() -> None:

@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
-from hallwatch.db.migrate import apply_migrations
-from hallwatch.db.samples import DeskSample, insert_samples, sync_site
-from hallwatch.records.officers import create_officer
-from hallwatch.records.rosters import Shift, add_absence, add_shift
 from monitor.app import create_app
+from storage.migrate import apply_migrations
+from storage.records.officers import create_officer
+from storage.records.rosters import Shift, add_absence, add_shift
+from storage.samples import DeskSample, insert_samples, sync_site
 from tests.test_auth import SITE
 
 

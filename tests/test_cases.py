@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
-from hallwatch.auth.model import Role
+from storage.auth.model import Role
 from tests.test_auth import add_user, api_client, app, browser_login, pool  # noqa: F401
 from tests.test_inspections import plan
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from psycopg_pool import ConnectionPool
 
-from hallwatch.records.common import mask_name, mask_phone
+from storage.records.common import mask_name, mask_phone
 from tests.test_auth import add_user, api_client, app, pool  # noqa: F401  (fixtures)
 
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from psycopg_pool import ConnectionPool
 
-from hallwatch.db.migrate import apply_migrations
-from hallwatch.db.samples import sync_site
 from monitor.app import create_app
+from storage.migrate import apply_migrations
+from storage.samples import sync_site
 from tests.conftest import ARTIFACTS, serving
 from tests.test_auth import PASSWORD, SITE, add_user
 from tests.test_board import desk, roster_now

@@ -10,9 +10,9 @@ from psycopg_pool import ConnectionPool
 
 from core.config import load_site
 from core.errors import DatabaseError
-from hallwatch.db import open_database
-from hallwatch.db.migrate import apply_migrations, available_migrations
-from hallwatch.db.samples import (
+from storage import open_database
+from storage.migrate import apply_migrations, available_migrations
+from storage.samples import (
     DeskSample,
     HealthSample,
     OfflineSpellSample,
@@ -20,8 +20,8 @@ from hallwatch.db.samples import (
     insert_samples,
     sync_site,
 )
-from hallwatch.db.status import latest_samples
-from hallwatch.db.writer import SampleWriter
+from storage.status import latest_samples
+from storage.writer import SampleWriter
 from tests.conftest import EXAMPLE_SITE
 
 SCHEMA = """

@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from core.config import load_site
-from hallwatch.db.samples import DeskSample, ZoneSample, insert_samples, sync_site
-from hallwatch.records.common import RecordError
-from hallwatch.records.inspections import weighted_score
 from monitor.app import create_app
+from storage.records.common import RecordError
+from storage.records.inspections import weighted_score
+from storage.samples import DeskSample, ZoneSample, insert_samples, sync_site
 from tests.conftest import free_port, site_with_port, write_site
 from tests.test_auth import SITE, add_user, api_client, app, browser_login, pool  # noqa: F401
 

@@ -18,10 +18,6 @@ from aiortc import RTCPeerConnection
 from psycopg_pool import ConnectionPool
 
 from core.config import SiteConfig, load_site
-from hallwatch.auth.model import Role, Scope
-from hallwatch.auth.users import create_user
-from hallwatch.db.migrate import apply_migrations
-from hallwatch.db.samples import sync_site
 from hallwatch.service import simulator_process
 from monitor.app import create_app
 from monitor.live import LiveWall, OverlayHub
@@ -29,6 +25,10 @@ from monitor.live.blur import CELL_PX, blur_faces, head_regions
 from monitor.live.fanout import AccessUnit, Fanout
 from monitor.live.h264 import browser_decodable, nal_types, sps_profile
 from monitor.live.source import CameraSource
+from storage.auth.model import Role, Scope
+from storage.auth.users import create_user
+from storage.migrate import apply_migrations
+from storage.samples import sync_site
 from tests.conftest import free_port, site_with_port, write_site
 
 PASSWORD = "correct horse battery"

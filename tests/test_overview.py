@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
-from hallwatch.db.migrate import apply_migrations
-from hallwatch.db.samples import DeskSample, HealthSample, ZoneSample, insert_samples, sync_site
 from monitor.app import create_app
+from storage.migrate import apply_migrations
+from storage.samples import DeskSample, HealthSample, ZoneSample, insert_samples, sync_site
 from tests.test_auth import SITE, add_user, api_client, browser_login
 
 

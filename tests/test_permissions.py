@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
-from hallwatch.auth.model import Role
+from storage.auth.model import Role
 from tests.test_auth import add_user, api_client, app, pool  # noqa: F401
 
 BUS = Path(str(metadata.distribution("ultralytics").locate_file("ultralytics/assets/bus.jpg")))

@@ -27,10 +27,10 @@ import pytest
 import yaml
 
 from core.config import IngestConfig
-from hallwatch.db.samples import OfflineSpellSample
 from hallwatch.results import health_rows
 from ingest.health import CameraHealth, CameraState, DecodeMode
 from ingest.reader import CameraReader, Frame
+from storage.samples import OfflineSpellSample
 from tests.conftest import EXAMPLE_SITE, REPO, free_port
 
 PASSWORD = "Sim-pa55word"

@@ -16,10 +16,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from hallwatch.db import Database, open_database
-from hallwatch.db.migrate import apply_migrations
-from hallwatch.db.rollups import RollupScheduler, refresh_rollups, rollup_mode
-from hallwatch.db.samples import DeskSample, HealthSample, Sample, ZoneSample, copy_samples
+from storage import Database, open_database
+from storage.migrate import apply_migrations
+from storage.rollups import RollupScheduler, refresh_rollups, rollup_mode
+from storage.samples import DeskSample, HealthSample, Sample, ZoneSample, copy_samples
 
 T0 = dt.datetime(2026, 11, 2, 8, 0, tzinfo=dt.UTC)
 STATES = ("present", "absent", "unknown")
@@ -192,7 +192,7 @@ def test_scheduler_rejects_a_bad_interval(bad: float) -> None:
 def test_timescaledb_definitions_are_valid_sql_with_the_plain_columns(db: Database) -> None:
     """No TimescaleDB here: the continuous-aggregate queries run as ordinary materialized views,
     with a stand-in time_bucket, in a schema of their own; columns must match the plain tables."""
-    migrations = resources.files("hallwatch.db").joinpath("migrations")
+    migrations = resources.files("storage").joinpath("migrations")
     text = "".join(migrations.joinpath(f).read_text() for f in ("030_rollups.sql", "042_rollup_days_and_cities.sql"))
     views = re.findall(r"\$v\$(.*?)\$v\$", text, flags=re.S)
     assert len(views) == 24

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from hallwatch.records import officers, rosters
-from hallwatch.records.rosters import Shift, expand
+from storage.records import officers, rosters
+from storage.records.rosters import Shift, expand
 from tests.test_rosters import conn  # noqa: F401
 
 ZONE = "Asia/Shanghai"

@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from psycopg_pool import ConnectionPool
 
-from hallwatch.auth.model import Role
-from hallwatch.db.samples import DeskSample, insert_samples, sync_site
 from monitor.app import create_app
+from storage.auth.model import Role
+from storage.samples import DeskSample, insert_samples, sync_site
 from tests.conftest import ARTIFACTS, serving
 from tests.test_auth import PASSWORD, SITE, add_user, api_client, browser_login
 from tests.test_scorecards import migrate, unstaffed

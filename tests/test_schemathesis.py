@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from psycopg_pool import ConnectionPool
 
-from hallwatch.db.migrate import apply_migrations
-from hallwatch.db.samples import sync_site
 from monitor.app import create_app
+from storage.migrate import apply_migrations
+from storage.samples import sync_site
 from tests.test_auth import SITE, add_user, api_client
 
 # Every operation of the whole app (all areas' routes, all migrations).

@@ -19,11 +19,11 @@ import pytest
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
-from hallwatch.db.migrate import apply_migrations
-from hallwatch.db.samples import DeskSample, HealthSample, OfflineSpellSample, Sample, ZoneSample
-from hallwatch.db.server import embedded_server
-from hallwatch.db.spool import Spool, SpoolBusy, decode_sample, encode_sample, open_spools
-from hallwatch.db.writer import SampleWriter, spool_target
+from storage.migrate import apply_migrations
+from storage.samples import DeskSample, HealthSample, OfflineSpellSample, Sample, ZoneSample
+from storage.server import embedded_server
+from storage.spool import Spool, SpoolBusy, decode_sample, encode_sample, open_spools
+from storage.writer import SampleWriter, spool_target
 
 BASE = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 TABLES = ("desk_sample", "zone_sample", "camera_health")
@@ -128,7 +128,7 @@ def test_a_torn_last_line_is_skipped_and_counted(tmp_path: Path) -> None:
 def test_full_spool_drops_its_oldest_segment_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     samples = ticks(0, 400)
     spool = Spool(tmp_path, max_bytes=16384)
-    with caplog.at_level(logging.WARNING, logger="hallwatch.db.spool"):
+    with caplog.at_level(logging.WARNING, logger="storage.spool"):
         for start in range(0, len(samples), 30):
             spool.append(samples[start:start + 30])
             assert spool.nbytes <= 16384
@@ -302,7 +302,7 @@ def test_full_spool_drops_oldest_with_a_warning_and_counts(
 ) -> None:
     writer = writer_for(pool, tmp_path / "spool", max_spool_bytes=32768).start()
     pg.stop()
-    with caplog.at_level(logging.WARNING, logger="hallwatch.db"):
+    with caplog.at_level(logging.WARNING, logger="storage"):
         for start in range(0, 1000, 50):
             writer.put(ticks(start, start + 50))
             time.sleep(0.01)
@@ -314,7 +314,7 @@ def test_full_spool_drops_oldest_with_a_warning_and_counts(
     outage = [r.getMessage() for r in caplog.records if "cannot write to the database" in r.getMessage()]
     assert len(outage) == 1 and caplog.records.index(full) > [r.getMessage() for r in caplog.records].index(outage[0])
 
-    with caplog.at_level(logging.INFO, logger="hallwatch.db"):
+    with caplog.at_level(logging.INFO, logger="storage"):
         pg.start()
         assert writer.flush(60.0)
     assert any(f"({lost} samples lost so far)" in r.getMessage() for r in caplog.records)

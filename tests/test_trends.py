@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from psycopg_pool import ConnectionPool
 
-from hallwatch.db.migrate import apply_migrations
-from hallwatch.db.samples import DeskSample, HealthSample, ZoneSample, insert_samples, sync_site
-from hallwatch.db.trends import bucket_for
 from monitor.app import create_app
+from storage.migrate import apply_migrations
+from storage.samples import DeskSample, HealthSample, ZoneSample, insert_samples, sync_site
+from storage.trends import bucket_for
 from tests.test_auth import SITE, add_user, api_client
 
 BASE = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
@@ -122,7 +122,7 @@ def test_window_trend_and_all_halls(app) -> None:
 @contextmanager
 def rolled_up(dsn: str, samples: list, *, until: datetime) -> Iterator[ConnectionPool]:
     """A fresh database with the site, these samples and the rollups refreshed up to `until`."""
-    from hallwatch.db.rollups import refresh_rollups
+    from storage.rollups import refresh_rollups
 
     with ConnectionPool(dsn, min_size=1, max_size=2) as pool:
         apply_migrations(pool)
@@ -137,7 +137,7 @@ def rolled_up(dsn: str, samples: list, *, until: datetime) -> Iterator[Connectio
 def test_long_ranges_read_the_rollups_and_stay_exact(fresh_dsn: str) -> None:
     """After a rollup refresh the hour buckets come from the rollups and equal the raw answer; a late replay of
     old samples (inserted after the refresh) sends those buckets back to the raw tables until the next one."""
-    from hallwatch.db.trends import trend
+    from storage.trends import trend
 
     pairs = {"queues": [("cc-chaoyang", "q1")], "windows": [("cc-chaoyang", "w1"), ("cc-chaoyang", "w2")],
              "cameras": [("cc-chaoyang", "cam1")]}
@@ -206,7 +206,7 @@ def test_trends_read_the_coarsest_rollup_that_tiles_their_buckets(fresh_dsn: str
     range (daily buckets) the day rollups, and both equal the raw answer."""
     from psycopg import Rollback
 
-    from hallwatch.db.trends import trend
+    from storage.trends import trend
 
     pairs = {"queues": [("cc-chaoyang", "q1")], "windows": [("cc-chaoyang", "w1"), ("cc-chaoyang", "w2")],
              "cameras": [("cc-chaoyang", "cam1")]}

@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from core.config import load_site
-from hallwatch.db.migrate import apply_migrations
-from hallwatch.db.samples import DeskSample, HealthSample, ZoneSample, insert_samples, sync_site
 from monitor.app import create_app
+from storage.migrate import apply_migrations
+from storage.samples import DeskSample, HealthSample, ZoneSample, insert_samples, sync_site
 from tests.conftest import ARTIFACTS, EXAMPLE_SITE, serving
 from tests.test_auth import PASSWORD, add_user, api_client
 

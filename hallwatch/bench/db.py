@@ -40,10 +40,10 @@ from psycopg.conninfo import make_conninfo
 
 from core.errors import DatabaseError, HallwatchError
 from core.redact import redact_text, redact_url
-from hallwatch.db import Database, open_database
-from hallwatch.db.samples import COLUMNS, COPY_TYPES, TABLES, DeskSample, HealthSample, Sample, ZoneSample
-from hallwatch.db.server import DATABASE_URL_ENV, embedded_server
-from hallwatch.db.writer import SampleWriter
+from storage import Database, open_database
+from storage.samples import COLUMNS, COPY_TYPES, TABLES, DeskSample, HealthSample, Sample, ZoneSample
+from storage.server import DATABASE_URL_ENV, embedded_server
+from storage.writer import SampleWriter
 
 TARGET_RATIO = 0.7
 HALLS, CAMERAS_PER_HALL = 120, 3

@@ -8,7 +8,7 @@ queue zone and two cameras per hall), one sample per minute for `days` days of e
 expanded as Grafana expands it for the whole range with every city selected and a 2-hour interval
 (90 days over a ~1,000-pixel panel), runs `repeats` times; the report gives p50 and p95 ms of each (and of the
 staffed trend over the dashboard's default range, the last 24 hours at a 1-minute interval). The web
-trend page's query for the whole province over the same range (`hallwatch.db.trends.trend`, every window, queue
+trend page's query for the whole province over the same range (`storage.trends.trend`, every window, queue
 zone and camera; daily buckets beyond 31 days) is timed the same way.
 Target: p95 <= 100 ms for the staffed-windows trend over 90 days and 200 windows. Everything runs in
 a scratch database, dropped at the end."""
@@ -30,7 +30,7 @@ import psycopg
 
 from core.errors import HallwatchError
 from hallwatch.bench.db import _load, bench_database
-from hallwatch.db.rollups import refresh_rollups
+from storage.rollups import refresh_rollups
 
 TARGET_P95_MS = 100.0
 WINDOWS_PER_HALL, HALLS_PER_CITY = 5, 5
@@ -151,7 +151,7 @@ def time_panels(conn: psycopg.Connection, *, days: float, repeats: int, interval
 
 def time_web_trend(conn: psycopg.Connection, *, days: float, repeats: int) -> dict[str, Any]:
     """p50/p95 ms of the web trend of every window, queue zone and camera over the last `days` before END."""
-    from hallwatch.db.trends import trend
+    from storage.trends import trend
 
     def pairs(query: str) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in conn.execute(query)]

@@ -22,9 +22,9 @@ def register(commands: argparse._SubParsersAction, bench_commands: argparse._Sub
 
 def cmd_import_complaints(args: argparse.Namespace) -> int:
     from core.config.auth import RecordsConfig
-    from hallwatch.auth.users import find_user
-    from hallwatch.db import open_database
-    from hallwatch.records.complaints import import_complaints_csv
+    from storage import open_database
+    from storage.auth.users import find_user
+    from storage.records.complaints import import_complaints_csv
 
     try:
         text = args.file.read_text(encoding="utf-8")

@@ -49,11 +49,11 @@ def _data_dir(parser: argparse.ArgumentParser) -> None:
 
 def cmd_rosters_import(args: argparse.Namespace) -> int:
     from core.config import load_site
-    from hallwatch.auth.audit import audit
-    from hallwatch.auth.model import Scope
-    from hallwatch.db import open_database
-    from hallwatch.db.samples import sync_site
-    from hallwatch.records.rosters import import_roster
+    from storage import open_database
+    from storage.auth.audit import audit
+    from storage.auth.model import Scope
+    from storage.records.rosters import import_roster
+    from storage.samples import sync_site
 
     try:
         text = args.file.read_text(encoding="utf-8-sig")
@@ -74,9 +74,9 @@ def cmd_rosters_import(args: argparse.Namespace) -> int:
 
 
 def cmd_rosters_shifts(args: argparse.Namespace) -> int:
-    from hallwatch.auth.model import Scope
-    from hallwatch.db import open_database
-    from hallwatch.records.rosters import WEEKDAYS, shifts_for
+    from storage import open_database
+    from storage.auth.model import Scope
+    from storage.records.rosters import WEEKDAYS, shifts_for
 
     with open_database(data_dir=args.data_dir) as db, db.pool.connection() as conn:
         names: dict[int, str] = dict(conn.execute("SELECT id, badge || ' ' || name FROM officer").fetchall())
@@ -91,9 +91,9 @@ def cmd_rosters_shifts(args: argparse.Namespace) -> int:
 def cmd_rosters_scorecards(args: argparse.Namespace) -> int:
     from analytics.kpi import Level
     from core.config import ScorecardConfig
-    from hallwatch.auth.model import Scope
-    from hallwatch.db import open_database
-    from hallwatch.records.scorecards import Month, monthly_scorecards
+    from storage import open_database
+    from storage.auth.model import Scope
+    from storage.records.scorecards import Month, monthly_scorecards
 
     try:
         month = Month.parse(args.month)
@@ -158,9 +158,9 @@ def cmd_bench_scorecards(args: argparse.Namespace) -> int:
 
     from analytics.kpi import Level
     from core.config import ScorecardConfig
-    from hallwatch.auth.model import Scope
-    from hallwatch.db import open_database
-    from hallwatch.records.scorecards import Month, monthly_scorecards
+    from storage import open_database
+    from storage.auth.model import Scope
+    from storage.records.scorecards import Month, monthly_scorecards
 
     if not 1 <= args.windows <= 1000 or not 1 <= args.days <= 31:
         raise HallwatchError("--windows must be 1-1000 and --days 1-31")

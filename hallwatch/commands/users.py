@@ -57,11 +57,11 @@ def _read_password() -> str:
 
 def cmd_users_add(args: argparse.Namespace) -> int:
     from core.config import load_site
-    from hallwatch.auth.audit import audit
-    from hallwatch.auth.model import Role, Scope, ScopeError
-    from hallwatch.auth.users import create_user
-    from hallwatch.db import open_database
-    from hallwatch.db.samples import sync_site
+    from storage import open_database
+    from storage.auth.audit import audit
+    from storage.auth.model import Role, Scope, ScopeError
+    from storage.auth.users import create_user
+    from storage.samples import sync_site
 
     try:
         scope = Scope.parse(args.scope)
@@ -79,8 +79,8 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
 
 def cmd_users_list(args: argparse.Namespace) -> int:
-    from hallwatch.auth.users import list_users
-    from hallwatch.db import open_database
+    from storage import open_database
+    from storage.auth.users import list_users
 
     with open_database(data_dir=args.data_dir) as db, db.pool.connection() as conn:
         for user in list_users(conn):
@@ -89,9 +89,9 @@ def cmd_users_list(args: argparse.Namespace) -> int:
 
 
 def cmd_users_disable(args: argparse.Namespace) -> int:
-    from hallwatch.auth.audit import audit
-    from hallwatch.auth.users import set_active
-    from hallwatch.db import open_database
+    from storage import open_database
+    from storage.auth.audit import audit
+    from storage.auth.users import set_active
 
     with open_database(data_dir=args.data_dir) as db, db.pool.connection() as conn:
         user = set_active(conn, name=args.name, active=False)
@@ -103,10 +103,10 @@ def cmd_users_disable(args: argparse.Namespace) -> int:
 
 def cmd_users_token(args: argparse.Namespace) -> int:
     from core.config.auth import AuthConfig
-    from hallwatch.auth.audit import audit
-    from hallwatch.auth.sessions import create_token
-    from hallwatch.auth.users import UserError, find_user
-    from hallwatch.db import open_database
+    from storage import open_database
+    from storage.auth.audit import audit
+    from storage.auth.sessions import create_token
+    from storage.auth.users import UserError, find_user
 
     with open_database(data_dir=args.data_dir) as db, db.pool.connection() as conn:
         user = find_user(conn, name=args.name)

@@ -235,7 +235,7 @@ class LiveWall:
 
     async def _poll_states(self) -> None:
         """Desk states and zone counts from the database, for the cameras someone watches."""
-        from hallwatch.db.status import latest_samples
+        from storage.status import latest_samples
 
         while self._peers:
             watched = {(p.camera.hall_id, p.camera.camera_id) for p in self._peers.values()}

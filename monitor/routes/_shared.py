@@ -7,7 +7,7 @@ from typing import Generic, TypeVar
 from fastapi import HTTPException
 from pydantic import BaseModel
 
-from hallwatch.records.common import NotFound, OutOfScope, RecordError, WorkflowError
+from storage.records.common import NotFound, OutOfScope, RecordError, WorkflowError
 
 T = TypeVar("T")
 

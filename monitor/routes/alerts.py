@@ -11,14 +11,14 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from hallwatch.auth.model import Role, User
-from hallwatch.records.alerts import AckCreate, AlertFilter, AlertKind, AlertState, acknowledge, get_alert, list_alerts
-from hallwatch.records.cases import CaseCreate, DueAt, SourceKind, create_case
-from hallwatch.records.common import RecordError, check_filter_scope
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
 from monitor.routes._shared import Page, http_error
 from monitor.routes.cases import CasePublic, Limit, Offset, case_error, case_row, public
 from monitor.routes.rosters import ExcusePublic
+from storage.auth.model import Role, User
+from storage.records.alerts import AckCreate, AlertFilter, AlertKind, AlertState, acknowledge, get_alert, list_alerts
+from storage.records.cases import CaseCreate, DueAt, SourceKind, create_case
+from storage.records.common import RecordError, check_filter_scope
 
 router = APIRouter()
 nav = [NavItem("Alerts", "/alerts", order=5)]

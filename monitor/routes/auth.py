@@ -10,11 +10,11 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from hallwatch.auth.audit import audit, audit_rows
-from hallwatch.auth.model import Role, Scope, ScopeError, User
-from hallwatch.auth.sessions import LoginRefused, create_session, create_token, end_session, login
-from hallwatch.auth.users import UserError, count_users, create_user, list_users, set_active
 from monitor.deps import SESSION_COOKIE, AuthDep, CurrentUser, DbConn, NavItem, require_roles, templates
+from storage.auth.audit import audit, audit_rows
+from storage.auth.model import Role, Scope, ScopeError, User
+from storage.auth.sessions import LoginRefused, create_session, create_token, end_session, login
+from storage.auth.users import UserError, count_users, create_user, list_users, set_active
 
 router = APIRouter()
 nav = [NavItem("Users", "/users", frozenset({Role.admin}), order=90),

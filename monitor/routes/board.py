@@ -12,12 +12,12 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from core.config import HallConfig, SiteConfig
-from hallwatch.auth.model import Scope
-from hallwatch.db.status import latest_samples
-from hallwatch.db.trends import officer_names
-from hallwatch.records.rosters import absences_between, expand, shifts_for
 from monitor.deps import DbConn, SiteDep, templates
 from monitor.status import site_status
+from storage.auth.model import Scope
+from storage.records.rosters import absences_between, expand, shifts_for
+from storage.status import latest_samples
+from storage.trends import officer_names
 
 router = APIRouter()
 

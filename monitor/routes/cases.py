@@ -13,8 +13,12 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
-from hallwatch.auth.model import User
-from hallwatch.records.cases import (
+from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
+from monitor.routes._shared import Page, http_error
+from monitor.routes.complaints import Limit, Offset, StepPublic
+from monitor.routes.rosters import ExcusePublic
+from storage.auth.model import User
+from storage.records.cases import (
     CREATORS,
     CaseCreate,
     CaseFilter,
@@ -30,11 +34,7 @@ from hallwatch.records.cases import (
     next_steps,
     update_case,
 )
-from hallwatch.records.common import RecordError, check_filter_scope
-from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
-from monitor.routes._shared import Page, http_error
-from monitor.routes.complaints import Limit, Offset, StepPublic
-from monitor.routes.rosters import ExcusePublic
+from storage.records.common import RecordError, check_filter_scope
 
 router = APIRouter()
 nav = [NavItem("Cases", "/cases", order=25)]

@@ -10,10 +10,12 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
-from hallwatch.auth.audit import audit
-from hallwatch.auth.model import Role, User
-from hallwatch.records.common import RecordError, check_filter_scope
-from hallwatch.records.complaints import (
+from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
+from monitor.routes._shared import Page, http_error
+from storage.auth.audit import audit
+from storage.auth.model import Role, User
+from storage.records.common import RecordError, check_filter_scope
+from storage.records.complaints import (
     Category,
     Channel,
     ComplaintCreate,
@@ -27,8 +29,6 @@ from hallwatch.records.complaints import (
     list_complaints,
     masked,
 )
-from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
-from monitor.routes._shared import Page, http_error
 
 router = APIRouter()
 nav = [NavItem("Complaints", "/complaints", order=20)]
@@ -227,7 +227,7 @@ def import_submit(request: Request, file: Annotated[UploadFile, File()], conn: D
 
 @router.get("/complaints/{complaint_id}", response_class=HTMLResponse, include_in_schema=False)
 def complaint_page(request: Request, complaint_id: ComplaintId, conn: DbConn, user: CurrentUser) -> HTMLResponse:
-    from hallwatch.records.complaints import TRANSITIONS
+    from storage.records.complaints import TRANSITIONS
 
     row = _detail(conn, user, complaint_id)
     nexts = sorted(TRANSITIONS[ComplaintStatus(row["status"])]) if user.role in WRITERS else []

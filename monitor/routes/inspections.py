@@ -14,10 +14,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from core.errors import HallwatchError
-from hallwatch.auth.model import Role, User
-from hallwatch.records.common import RecordError, check_filter_scope
-from hallwatch.records.evidence import Photo, check_photo, read_evidence, snapshot, store_evidence
-from hallwatch.records.inspections import (
+from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
+from monitor.routes._shared import Page, http_error
+from storage.auth.model import Role, User
+from storage.records.common import RecordError, check_filter_scope
+from storage.records.evidence import Photo, check_photo, read_evidence, snapshot, store_evidence
+from storage.records.inspections import (
     FindingCategory,
     FindingCreate,
     InspectionCreate,
@@ -36,8 +38,6 @@ from hallwatch.records.inspections import (
     record_visit,
     set_status,
 )
-from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
-from monitor.routes._shared import Page, http_error
 
 router = APIRouter()
 INSPECTORS = (Role.admin, Role.inspector)
@@ -303,7 +303,7 @@ def _snapshot(conn: DbConn, user: User, site: SiteDep, found: Any, inspection_id
 def read_evidence_api(evidence_id: EvidenceId, conn: DbConn, user: CurrentUser) -> Response:
     """The photo: faces unblurred only for roles that may see them (each such view is audited). The
     sha256 is checked on every read; a mismatch answers 500 and is audited."""
-    from hallwatch.records.evidence import EvidenceCorrupt
+    from storage.records.evidence import EvidenceCorrupt
 
     try:
         row = read_evidence(conn, user=user, evidence_id=evidence_id)

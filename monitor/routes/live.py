@@ -1,5 +1,5 @@
 """The live video wall: the page, WebRTC signalling, snapshot and MJPEG fallback. A user sees the
-cameras inside their scope; roles outside `hallwatch.auth.model.ROLES_SEEING_FACES` get
+cameras inside their scope; roles outside `storage.auth.model.ROLES_SEEING_FACES` get
 face-blurred video and pictures. Each view of unblurred video is audited."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from hallwatch.auth.audit import audit
-from hallwatch.auth.model import User
 from monitor.deps import CurrentUser, DbConn, NavItem, templates
 from monitor.live import BadOffer, LiveWall, UnknownCamera
 from monitor.live.wall import LiveCamera
+from storage.auth.audit import audit
+from storage.auth.model import User
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from core.config import HallConfig, SiteConfig
-from hallwatch.auth.audit import audit
-from hallwatch.auth.model import Role, User
-from hallwatch.records import officers
-from hallwatch.records.common import hall_city
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
 from monitor.routes._shared import Page
+from storage.auth.audit import audit
+from storage.auth.model import Role, User
+from storage.records import officers
+from storage.records.common import hall_city
 
 router = APIRouter()
 nav = [NavItem("Officers", "/officers", order=40)]
@@ -217,7 +217,7 @@ def officer_page(request: Request, conn: DbConn, site: SiteDep, user: CurrentUse
 
 def _officer_page(request: Request, conn: DbConn, site: SiteDep, user: User, officer_id: int,
                   error: str | None = None) -> HTMLResponse:
-    from hallwatch.records.rosters import WEEKDAYS, shifts_for
+    from storage.records.rosters import WEEKDAYS, shifts_for
 
     officer = officer_in_scope(conn, user, officer_id)
     shifts = [s for s in shifts_for(conn, scope=user.scope, hall_id=officer["hall_id"]) if s.officer_id == officer_id]

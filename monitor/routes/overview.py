@@ -12,11 +12,11 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from core.config import HallConfig, SiteConfig, ZoneKind
-from hallwatch.auth.model import User
-from hallwatch.db.status import latest_samples
-from hallwatch.db.trends import desk_timeline, open_events, trend
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, templates
 from monitor.status import HallStatus, site_status
+from storage.auth.model import User
+from storage.status import latest_samples
+from storage.trends import desk_timeline, open_events, trend
 
 router = APIRouter()
 nav = [NavItem("Overview", "/overview", order=5)]

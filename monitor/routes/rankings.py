@@ -1,6 +1,6 @@
 """Rankings: league tables of star ratings and the three zeros from province down to window, one month at a
 time, with a level switch and drill-down (a city's halls, a hall's windows). The numbers are the scorecards'
-(hallwatch.records.scorecards.monthly_scorecards); the JSON is /api/v1/scorecards."""
+(storage.records.scorecards.monthly_scorecards); the JSON is /api/v1/scorecards."""
 
 from __future__ import annotations
 

@@ -15,11 +15,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from core.config import SiteConfig
-from hallwatch.auth.audit import audit
-from hallwatch.auth.model import Role, User
-from hallwatch.records import rosters
-from hallwatch.records.common import hall_city
-from hallwatch.records.rosters import REASONS, WEEKDAYS, Shift
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
 from monitor.routes._shared import Page
 from monitor.routes.officers import (
@@ -34,6 +29,11 @@ from monitor.routes.officers import (
     unprocessable,
     writable_hall,
 )
+from storage.auth.audit import audit
+from storage.auth.model import Role, User
+from storage.records import rosters
+from storage.records.common import hall_city
+from storage.records.rosters import REASONS, WEEKDAYS, Shift
 
 router = APIRouter()
 nav = [NavItem("Roster", "/rosters", order=41)]
@@ -365,8 +365,8 @@ def _roster_page(request: Request, conn: DbConn, site: SiteDep, user: User, hall
     grid: dict[str, dict[date, list[SlotPublic]]] = defaultdict(lambda: defaultdict(list))
     for slot in data.slots:
         grid[slot.window_id][slot.day].append(slot)
-    from hallwatch.auth.model import Scope
-    from hallwatch.records.officers import list_officers
+    from storage.auth.model import Scope
+    from storage.records.officers import list_officers
 
     staff, _ = list_officers(conn, scope=Scope("hall", hall_id), active=True, limit=500)
     return templates.TemplateResponse(request, "rosters_week.html", {
@@ -436,7 +436,7 @@ def _absences_page(request: Request, conn: DbConn, site: SiteDep, user: User, ha
     check_hall_filter(conn, user, hall_id)
     rows, total = rosters.list_absences(conn, scope=user.scope, hall_id=hall_id, limit=50, offset=offset)
     halls = halls_for(site, user)
-    from hallwatch.records.officers import list_officers
+    from storage.records.officers import list_officers
 
     staff, _ = list_officers(conn, scope=user.scope, hall_id=hall_id, active=True, limit=500)
     tz = site.scorecards.tz

@@ -11,10 +11,10 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from analytics.kpi import LeagueRow, Level
-from hallwatch.auth.model import User
-from hallwatch.records.scorecards import Month, Scorecards, Unstaffed, monthly_scorecards
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, templates
 from monitor.routes.officers import HallId, check_hall_filter, halls_for
+from storage.auth.model import User
+from storage.records.scorecards import Month, Scorecards, Unstaffed, monthly_scorecards
 
 router = APIRouter()
 nav = [NavItem("Scorecards", "/scorecards", order=42)]

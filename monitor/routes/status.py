@@ -7,10 +7,10 @@ import logging
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
-from hallwatch.auth.model import User
-from hallwatch.db.status import latest_samples
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, templates
 from monitor.status import SiteStatus, site_status
+from storage.auth.model import User
+from storage.status import latest_samples
 
 log = logging.getLogger(__name__)
 router = APIRouter()

@@ -12,10 +12,10 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from core.config import HallConfig, SiteConfig, ZoneKind
-from hallwatch.auth.model import User
-from hallwatch.db.trends import record_markers, trend
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, templates
 from monitor.routes.overview import queue_zones
+from storage.auth.model import User
+from storage.trends import record_markers, trend
 
 router = APIRouter()
 nav = [NavItem("Trends", "/trends", order=44)]

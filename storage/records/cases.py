@@ -14,10 +14,10 @@ from psycopg.rows import dict_row
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from core.config.auth import RecordsConfig
-from hallwatch.auth.audit import audit
-from hallwatch.auth.model import Role, Scope, User
-from hallwatch.auth.scope import scope_sql
-from hallwatch.records.common import (
+from storage.auth.audit import audit
+from storage.auth.model import Role, Scope, User
+from storage.auth.scope import scope_sql
+from storage.records.common import (
     HALLS_TIMEZONE,
     NotFound,
     RecordError,
@@ -26,7 +26,7 @@ from hallwatch.records.common import (
     counted_page,
     equal_filters,
 )
-from hallwatch.records.inspections import visible_sql
+from storage.records.inspections import visible_sql
 
 
 class SourceKind(StrEnum):
@@ -131,7 +131,7 @@ class Source:
 def _source(conn: psycopg.Connection, user: User, kind: SourceKind, ref: str) -> Source:
     """The record a case is made from, as the user may see it (NotFound otherwise)."""
     if kind is SourceKind.event:
-        from hallwatch.records.alerts import get_alert
+        from storage.records.alerts import get_alert
 
         alert = get_alert(conn, user=user, alert_id=ref)
         subject = f" {alert['subject']}" if alert["subject"] != alert["camera_id"] else ""

@@ -12,9 +12,9 @@ import psycopg
 from psycopg.rows import dict_row
 
 from core.config.auth import AuthConfig
-from hallwatch.auth.model import User
-from hallwatch.auth.passwords import verify_password
-from hallwatch.auth.users import find_user, password_hash_of, user_from_row
+from storage.auth.model import User
+from storage.auth.passwords import verify_password
+from storage.auth.users import find_user, password_hash_of, user_from_row
 
 TOKEN_PREFIX = "hwt_"
 

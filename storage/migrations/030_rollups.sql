@@ -1,4 +1,4 @@
--- Minute and hour rollups of the timeseries, for dashboards over long ranges (see hallwatch/db/rollups.py
+-- Minute and hour rollups of the timeseries, for dashboards over long ranges (see storage/rollups.py
 -- and docs/grafana.md). The same relation names and columns on both paths:
 --   desk_minute / desk_hour     per window: samples seen in each desk state, most people at the desk
 --   zone_minute / zone_hour     per queue or self-service zone: samples, sum and max of people

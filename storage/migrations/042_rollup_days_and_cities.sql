@@ -1,5 +1,5 @@
 -- Coarser rollups on top of migration 030's, so that trends over months read hundreds or thousands of rows
--- instead of hundreds of thousands (see hallwatch/db/rollups.py, docs/grafana.md):
+-- instead of hundreds of thousands (see storage/rollups.py, docs/grafana.md):
 --   desk_day, zone_day, health_day                     per window / zone / camera and UTC day, from the hour ones
 --   desk_hall_day, zone_hall_day, health_hall_day      per hall (and zone kind) and day, from the hall-hour ones
 --   desk_city_minute, zone_city_minute, health_city_minute

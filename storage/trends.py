@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from hallwatch.auth.model import User
+from storage.auth.model import User
 
 ORIGIN = "2000-01-01 00:00:00+00"  # buckets do not depend on the session's time zone
 _ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
@@ -113,7 +113,7 @@ GROUP BY 1 ORDER BY 1
 """
 
 
-# The same series from the rollups (hallwatch/db/rollups.py): {table} is a minute, hour or day level.
+# The same series from the rollups (storage/rollups.py): {table} is a minute, hour or day level.
 _QUEUE_ROLLUP = """
 SELECT b, sum(mean_people) AS people, sum(max_people) AS people_max FROM (
   SELECT date_bin(%(width)s, bucket, %(origin)s) AS b, hall_id, zone_id,
@@ -236,7 +236,7 @@ def trend(conn: psycopg.Connection, *, queues: Sequence[Pair], windows: Sequence
     return out
 
 
-# Records on the timeline. Inspections pass the covert rule (hallwatch.records.inspections.visible_sql);
+# Records on the timeline. Inspections pass the covert rule (storage.records.inspections.visible_sql);
 # complaints carry no contact data here.
 _COMPLAINT_MARKS = """
 SELECT 'complaint' AS kind, c.id, c.received_at AS at, c.hall_id, c.window_id, c.category AS label
@@ -263,7 +263,7 @@ WHERE {visible} AND i.hall_id = ANY(%(halls)s) AND i.status IN ('carried_out', '
 def record_markers(conn: psycopg.Connection, *, user: User, hall_ids: Sequence[str], window_id: str | None,
                    since: datetime, until: datetime) -> list[dict[str, Any]]:
     """Complaints (by receipt), inspections and their findings (by visit) that `user` may know about."""
-    from hallwatch.records.inspections import visible_sql  # records import the auth model: keep this module light
+    from storage.records.inspections import visible_sql  # records import the auth model: keep this module light
 
     visible, params = visible_sql(user, "i")
     params |= {"halls": list(hall_ids), "window": window_id, "since": since, "until": until}

@@ -58,7 +58,7 @@ def open_database(
 
 
 def _opened(dsn: str, *, embedded: bool, pool_size: int, migrate: bool) -> Iterator[Database]:
-    from hallwatch.db.migrate import apply_migrations
+    from storage.migrate import apply_migrations
 
     check_connection(dsn)  # a clear error at once, rather than the pool retrying until its timeout
     pool = ConnectionPool(dsn, min_size=1, max_size=pool_size, open=False, name="hallwatch",

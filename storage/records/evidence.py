@@ -16,10 +16,10 @@ from psycopg.rows import dict_row
 
 from core.errors import StreamError
 from core.redact import redact_text, redact_url
-from hallwatch.auth.audit import audit
-from hallwatch.auth.model import User
-from hallwatch.records.common import NotFound, RecordError, WorkflowError
-from hallwatch.records.inspections import get_inspection, visible_sql
+from storage.auth.audit import audit
+from storage.auth.model import User
+from storage.records.common import NotFound, RecordError, WorkflowError
+from storage.records.inspections import get_inspection, visible_sql
 
 if TYPE_CHECKING:
     from models import Detector

@@ -2,7 +2,7 @@
 
 `put()` only appends to a bounded in-memory buffer; a thread stores the samples in batches with
 binary COPY. When the database cannot take a batch, that batch and everything put after it go to
-a spool on local disk (`hallwatch.db.spool`) while the thread retries with backoff; once the
+a spool on local disk (`storage.spool`) while the thread retries with backoff; once the
 database answers, the spool is written back oldest segment first, before any newer sample, and
 each segment is deleted once stored. Inserts are idempotent, so a crash between storing a segment
 and deleting it cannot duplicate rows. Spools left by earlier processes are replayed first.
@@ -25,8 +25,8 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from core.redact import redact_text
-from hallwatch.db.samples import Sample, copy_samples
-from hallwatch.db.spool import Spool, open_spools
+from storage.samples import Sample, copy_samples
+from storage.spool import Spool, open_spools
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class SampleWriter:
             if value <= 0:
                 raise ValueError(f"{name} must be positive, not {value}")
         if spool_dir is None:
-            from hallwatch.db.server import default_data_dir
+            from storage.server import default_data_dir
 
             spool_dir = default_data_dir() / "spool"
         self._pool = pool

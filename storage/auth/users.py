@@ -9,8 +9,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from core.errors import HallwatchError
-from hallwatch.auth.model import Role, Scope, User
-from hallwatch.auth.passwords import hash_password
+from storage.auth.model import Role, Scope, User
+from storage.auth.passwords import hash_password
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 

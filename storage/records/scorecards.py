@@ -24,8 +24,8 @@ import psycopg
 
 from analytics.kpi import INCIDENTS, Interval, LeagueRow, Level, StarMethod, Tally, TallyKey, league_table, rollup
 from core.config.scorecards import ScorecardConfig
-from hallwatch.auth.model import Scope
-from hallwatch.records.rosters import absences_between, expand, presence_by_window, shifts_for
+from storage.auth.model import Scope
+from storage.records.rosters import absences_between, expand, presence_by_window, shifts_for
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from pydantic import AwareDatetime, BaseModel, Field
 
-from hallwatch.auth.audit import audit
-from hallwatch.auth.model import Role, User
-from hallwatch.auth.scope import scope_sql
-from hallwatch.records.common import NotFound, RecordError, WorkflowError, check_hall, counted_page, equal_filters
+from storage.auth.audit import audit
+from storage.auth.model import Role, User
+from storage.auth.scope import scope_sql
+from storage.records.common import NotFound, RecordError, WorkflowError, check_hall, counted_page, equal_filters
 
 
 class InspectionKind(StrEnum):

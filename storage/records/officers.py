@@ -13,8 +13,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from core.errors import HallwatchError
-from hallwatch.auth.model import Scope
-from hallwatch.auth.scope import scope_sql
+from storage.auth.model import Scope
+from storage.auth.scope import scope_sql
 
 PHOTO_MAX_BYTES = 2 * 1024 * 1024
 _MAGIC = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}

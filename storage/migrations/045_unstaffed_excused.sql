@@ -6,7 +6,7 @@
 -- scorecards. Roster times are local: each function takes the halls' time zone.
 
 -- The roster's slots of one window that meet [p_from, p_until]: who, and when. The SQL twin of
--- hallwatch.records.rosters.expand: a shift whose end is not after its start ends the next day, and a
+-- storage.records.rosters.expand: a shift whose end is not after its start ends the next day, and a
 -- window's dated shifts on a day replace its weekday shifts.
 CREATE FUNCTION roster_slots(p_hall text, p_window text, p_from timestamptz, p_until timestamptz, p_tz text)
   RETURNS TABLE (officer_id bigint, span tstzrange) LANGUAGE sql STABLE PARALLEL SAFE AS $$
@@ -30,7 +30,7 @@ $$;
 -- {absence_id, reason, note, officer, starts_at, ends_at}; NULL when the time counts against the window: some
 -- moment of it is not excused, or was rostered to an officer who was not excused (a colleague's absence does
 -- not excuse the window). An absence of the window excuses it; an absence of an officer excuses the time that
--- officer was rostered there (as hallwatch.records.rosters.excuses_for). One row; a table function so that
+-- officer was rostered there (as storage.records.rosters.excuses_for). One row; a table function so that
 -- the planner inlines it into the query that asks (`(SELECT excused_by FROM unstaffed_excuse(...))`): as a
 -- scalar function it was planned again for every event, about ten times slower.
 CREATE FUNCTION unstaffed_excuse(p_hall text, p_window text, p_from timestamptz, p_until timestamptz, p_tz text)

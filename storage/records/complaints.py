@@ -15,10 +15,10 @@ from psycopg import sql
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 
 from core.config.auth import RecordsConfig
-from hallwatch.auth.audit import audit
-from hallwatch.auth.model import User
-from hallwatch.auth.scope import scope_sql
-from hallwatch.records.common import (
+from storage.auth.audit import audit
+from storage.auth.model import User
+from storage.auth.scope import scope_sql
+from storage.records.common import (
     RecordError,
     StepLog,
     WorkflowError,

@@ -14,7 +14,7 @@ from psycopg.rows import dict_row
 
 from core.config.scorecards import ScorecardConfig
 from core.errors import HallwatchError
-from hallwatch.auth.model import User
+from storage.auth.model import User
 
 # The halls' time zone when the caller names none (the default of `scorecards.timezone`): roster times are local.
 HALLS_TIMEZONE = ScorecardConfig.model_fields["timezone"].default

@@ -16,10 +16,10 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
-from hallwatch.auth.audit import audit
-from hallwatch.auth.model import User
-from hallwatch.auth.scope import scope_sql
-from hallwatch.records.common import HALLS_TIMEZONE, NotFound, WorkflowError
+from storage.auth.audit import audit
+from storage.auth.model import User
+from storage.auth.scope import scope_sql
+from storage.records.common import HALLS_TIMEZONE, NotFound, WorkflowError
 
 
 class AlertKind(StrEnum):

@@ -22,8 +22,8 @@ from psycopg.rows import dict_row
 
 from analytics.kpi import Interval, PresenceKpi, merge, subtract
 from core.errors import HallwatchError
-from hallwatch.auth.model import Scope
-from hallwatch.auth.scope import scope_sql
+from storage.auth.model import Scope
+from storage.auth.scope import scope_sql
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 REASONS = ("training", "leave", "leader_duty")
@@ -258,7 +258,7 @@ def import_roster(conn: psycopg.Connection, text: str, *, scope: Scope) -> Impor
     report = ImportReport(errors=list(errors))
     windows = {(r[0], r[1]): r[2] for r in conn.execute(
         "SELECT w.hall_id, w.id, h.city_id FROM service_window w JOIN hall h ON h.id = w.hall_id")}
-    from hallwatch.records.officers import officers_by_badge
+    from storage.records.officers import officers_by_badge
 
     officers = officers_by_badge(conn, sorted({r.badge for r in rows}))
     for row in rows:

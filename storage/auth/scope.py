@@ -6,7 +6,7 @@ from typing import Any
 
 from psycopg import sql
 
-from hallwatch.auth.model import Scope
+from storage.auth.model import Scope
 
 
 def scope_sql(scope: Scope, hall_col: str = "hall_id") -> tuple[sql.Composable, dict[str, Any]]:

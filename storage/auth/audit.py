@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from hallwatch.auth.model import User
+from storage.auth.model import User
 
 
 def audit(conn: psycopg.Connection, *, user: User | None, action: str, subject: str,
