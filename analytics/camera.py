@@ -114,7 +114,7 @@ class CameraAnalyzer:
                features: FrameFeatures | None = None, health: str | None = None) -> CameraResult:
         """`detections` of the frame captured at `ts` (seconds), or None when the camera gave no
         usable frame; `frame_size` is (width, height); `features` the frame's measurements
-        (`models.scene.frame_features`) for desk evidence and view checks; `health` the reader's
+        (`pipeline.measure.frame_features`) for desk evidence and view checks; `health` the reader's
         state (`live` or None: healthy; anything else: the camera is not healthy)."""
         events: list[EventChange | None] = []
         healthy = detections is not None and (health is None or health in HEALTHY)

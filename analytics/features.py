@@ -1,6 +1,6 @@
 """What analytics needs to know about a frame's pixels, as plain numpy data.
 
-`models.scene.frame_features` computes these from an image (it may use OpenCV; analytics may not).
+`pipeline.measure.frame_features` computes these from an image (it may use OpenCV; analytics may not).
 Patches are small grey thumbnails, so references and comparisons stay cheap and pure numpy."""
 
 from __future__ import annotations

@@ -205,10 +205,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from analytics.camera import CameraAnalyzer
-    from hallwatch.pipeline import camera_detector
-    from hallwatch.results import analyse_frame
     from ingest.sources import iter_frames
     from models import load_detector
+    from pipeline.loop import camera_detector
+    from pipeline.measure import analyse_frame
 
     site: SiteConfig = load_site(args.site)
     hall, camera = site.find_camera(args.camera)

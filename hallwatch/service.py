@@ -19,10 +19,10 @@ import uvicorn
 from core.config import DetectorConfig, SiteConfig
 from core.errors import HallwatchError
 from hallwatch.leases import FENCE_TICK_S, LeaseKeeper, LeaseTimings
-from hallwatch.pipeline import Pipeline
 from models import load_detector
 from monitor.app import create_app
 from monitor.live.overlay import OverlayHub, publish_results
+from pipeline.loop import Pipeline
 from storage import Database, open_database
 from storage.rollups import RollupScheduler
 from storage.samples import sync_site

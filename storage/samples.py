@@ -1,4 +1,4 @@
-"""Rows of the timeseries tables and the SQL that stores them. A sample that is written twice
+"""The SQL that stores the timeseries rows (`pipeline.rows`). A sample that is written twice
 (a retry after an outage, a replay) is stored once: every insert is ON CONFLICT DO NOTHING, and the
 bulk path (`copy_samples`) falls back to that when a COPY meets a row already stored."""
 
@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import astuple, dataclass, fields
-from datetime import datetime
+from dataclasses import astuple, fields
 from operator import attrgetter
 from typing import Any
 
@@ -16,87 +15,16 @@ from psycopg import errors
 from psycopg.types.json import Jsonb
 
 from core.config import SiteConfig
-
-
-@dataclass(frozen=True)
-class DeskSample:
-    ts: datetime
-    hall_id: str
-    window_id: str
-    camera_id: str
-    state: str
-    state_since: datetime
-    people: int
-
-
-@dataclass(frozen=True)
-class ZoneSample:
-    ts: datetime
-    hall_id: str
-    zone_id: str
-    camera_id: str
-    kind: str
-    people: int
-
-
-@dataclass(frozen=True)
-class HealthSample:
-    ts: datetime
-    hall_id: str
-    camera_id: str
-    state: str
-    fps: float
-    last_frame_at: datetime | None
-    reconnects: int
-    error: str | None
-    decode_mode: str | None = None  # full | keyframes; None: not known (a row from before migration 005)
-    decode_errors: int = 0          # packets the decoder refused, since the reader started
-    corrupt_frames: int = 0         # frames the decoder marked corrupt and analysis never saw, since then
-
-
-@dataclass(frozen=True)
-class OfflineSpellSample:
-    ts: datetime  # the start of the spell
-    hall_id: str
-    camera_id: str
-    ended_at: datetime
-    cause: str
-
-
-@dataclass(frozen=True)
-class EventOpenSample:
-    ts: datetime  # when the event started
-    hall_id: str
-    camera_id: str
-    kind: str
-    subject: str
-    details: str  # a JSON object
-
-
-@dataclass(frozen=True)
-class EventCloseSample:
-    ts: datetime  # when the event started: the key of its opening
-    hall_id: str
-    kind: str
-    subject: str
-    ended_at: datetime
-
-
-@dataclass(frozen=True)
-class WaitSample:
-    ts: datetime  # start of the minute
-    hall_id: str
-    zone_id: str
-    camera_id: str
-    served: int
-    dwell_p50_s: float | None
-    dwell_p90_s: float | None
-    littles_s: float | None
-    mean_queue: float | None
-
-
-Sample = (DeskSample | ZoneSample | HealthSample | OfflineSpellSample | EventOpenSample | EventCloseSample
-          | WaitSample)
+from pipeline.rows import (
+    DeskSample,
+    EventCloseSample,
+    EventOpenSample,
+    HealthSample,
+    OfflineSpellSample,
+    Sample,
+    WaitSample,
+    ZoneSample,
+)
 
 TABLES: dict[type, str] = {
     DeskSample: "desk_sample",

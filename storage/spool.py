@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import IO, Any, get_type_hints
 
 from core.errors import DatabaseError
-from storage.samples import (
+from pipeline.rows import (
     DeskSample,
     EventCloseSample,
     EventOpenSample,

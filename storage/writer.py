@@ -25,7 +25,8 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from core.redact import redact_text
-from storage.samples import Sample, copy_samples
+from pipeline.rows import Sample
+from storage.samples import copy_samples
 from storage.spool import Spool, open_spools
 
 log = logging.getLogger(__name__)

@@ -31,12 +31,12 @@ from psycopg_pool import ConnectionPool
 from analytics.camera import CameraResult
 from analytics.presence import DeskState
 from core.config import load_site
-from hallwatch.pipeline import Pipeline
 from hallwatch.service import simulator_process, web_detector_config
 from ingest.simulator import load_truth
 from ingest.simulator.truth import truth_path
 from models import load_detector
 from monitor.app import create_app
+from pipeline.loop import Pipeline
 from storage.migrate import apply_migrations
 from storage.records.alerts import AlertKey
 from storage.samples import sync_site

@@ -11,7 +11,7 @@ from psycopg_pool import ConnectionPool
 
 from analytics.camera import CameraResult
 from analytics.events import Event, EventChange, EventKind
-from hallwatch.results import result_samples
+from pipeline.rows import result_samples
 from storage.samples import copy_samples
 from tests.conftest import ARTIFACTS
 from tests.test_auth import PASSWORD, SITE, add_user, app, pool  # noqa: F401

@@ -12,11 +12,11 @@ import pytest
 
 from core.config import load_site
 from hallwatch.cli import main
-from hallwatch.pipeline import Pipeline
 from ingest.simulator import CameraTruth, SceneRenderer
 from ingest.sources import iter_frames
 from models import load_detector
-from storage.samples import DeskSample, ZoneSample
+from pipeline.loop import Pipeline
+from pipeline.rows import DeskSample, ZoneSample
 from tests.conftest import EXAMPLE_SITE
 
 SITE = load_site(EXAMPLE_SITE)

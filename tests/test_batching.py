@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from hallwatch.bench.pipeline import bench_site
-from hallwatch.pipeline import Pipeline
 from ingest.motion import MotionGate
 from models.detections import Detections
-from storage.samples import DeskSample, Sample, ZoneSample
+from pipeline.loop import Pipeline
+from pipeline.rows import DeskSample, Sample, ZoneSample
 from tests.conftest import REPO, free_port
 
 ZONE = [(0.25, 0.25), (0.75, 0.25), (0.75, 0.75), (0.25, 0.75)]  # the middle of the picture

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from hallwatch.bench.db import run_db_bench, synthetic_samples
-from storage.samples import DeskSample, HealthSample, ZoneSample
+from pipeline.rows import DeskSample, HealthSample, ZoneSample
 from storage.server import DATABASE_URL_ENV
 
 

@@ -11,10 +11,11 @@ from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from monitor.app import create_app
+from pipeline.rows import DeskSample
 from storage.migrate import apply_migrations
 from storage.records.officers import create_officer
 from storage.records.rosters import Shift, add_absence, add_shift
-from storage.samples import DeskSample, insert_samples, sync_site
+from storage.samples import insert_samples, sync_site
 from tests.test_auth import SITE
 
 

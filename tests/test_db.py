@@ -10,16 +10,10 @@ from psycopg_pool import ConnectionPool
 
 from core.config import load_site
 from core.errors import DatabaseError
+from pipeline.rows import DeskSample, HealthSample, OfflineSpellSample, ZoneSample
 from storage import open_database
 from storage.migrate import apply_migrations, available_migrations
-from storage.samples import (
-    DeskSample,
-    HealthSample,
-    OfflineSpellSample,
-    ZoneSample,
-    insert_samples,
-    sync_site,
-)
+from storage.samples import insert_samples, sync_site
 from storage.status import latest_samples
 from storage.writer import SampleWriter
 from tests.conftest import EXAMPLE_SITE

@@ -25,10 +25,11 @@ from core.config import load_site
 from dashboards.grafana import DATASOURCE_UID, all_dashboards, variable_specs
 from dashboards.grafana_sql import Variable, expand, format_interval, parse_interval
 from dashboards.provision import PASSWORD_ENV, DatabaseTarget, dashboard_request, datasource_payload, export
+from pipeline.rows import DeskSample, HealthSample, OfflineSpellSample, ZoneSample
 from storage import Database, open_database
 from storage.migrate import apply_migrations
 from storage.rollups import refresh_rollups
-from storage.samples import DeskSample, HealthSample, OfflineSpellSample, ZoneSample, copy_samples, sync_site
+from storage.samples import copy_samples, sync_site
 from tests.conftest import EXAMPLE_SITE
 
 END = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC)

@@ -17,9 +17,10 @@ from psycopg_pool import ConnectionPool
 
 from core.config import load_site
 from monitor.app import create_app
+from pipeline.rows import DeskSample, ZoneSample
 from storage.records.common import RecordError
 from storage.records.inspections import weighted_score
-from storage.samples import DeskSample, ZoneSample, insert_samples, sync_site
+from storage.samples import insert_samples, sync_site
 from tests.conftest import free_port, site_with_port, write_site
 from tests.test_auth import SITE, add_user, api_client, app, browser_login, pool  # noqa: F401
 

@@ -11,8 +11,9 @@ from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from monitor.app import create_app
+from pipeline.rows import DeskSample, HealthSample, ZoneSample
 from storage.migrate import apply_migrations
-from storage.samples import DeskSample, HealthSample, ZoneSample, insert_samples, sync_site
+from storage.samples import insert_samples, sync_site
 from tests.test_auth import SITE, add_user, api_client, browser_login
 
 

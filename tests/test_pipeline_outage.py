@@ -14,10 +14,11 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from hallwatch.bench.pipeline import bench_site
-from hallwatch.pipeline import Pipeline
 from models import load_detector
+from pipeline.loop import Pipeline
+from pipeline.rows import DeskSample, HealthSample, Sample, ZoneSample
 from storage.migrate import apply_migrations
-from storage.samples import DeskSample, HealthSample, Sample, ZoneSample, sync_site
+from storage.samples import sync_site
 from storage.writer import SampleWriter
 from tests.test_batching import clip_server  # noqa: F401  (fixture)
 from tests.test_spool import RestartableDatabase, pg, pg_server_to_restart  # noqa: F401  (fixtures)

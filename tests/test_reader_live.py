@@ -27,10 +27,9 @@ import pytest
 import yaml
 
 from core.config import IngestConfig
-from hallwatch.results import health_rows
 from ingest.health import CameraHealth, CameraState, DecodeMode
 from ingest.reader import CameraReader, Frame
-from storage.samples import OfflineSpellSample
+from pipeline.rows import OfflineSpellSample, health_rows
 from tests.conftest import EXAMPLE_SITE, REPO, free_port
 
 PASSWORD = "Sim-pa55word"

@@ -16,10 +16,11 @@ from typing import Any
 import psycopg
 import pytest
 
+from pipeline.rows import DeskSample, HealthSample, Sample, ZoneSample
 from storage import Database, open_database
 from storage.migrate import apply_migrations
 from storage.rollups import RollupScheduler, refresh_rollups, rollup_mode
-from storage.samples import DeskSample, HealthSample, Sample, ZoneSample, copy_samples
+from storage.samples import copy_samples
 
 T0 = dt.datetime(2026, 11, 2, 8, 0, tzinfo=dt.UTC)
 STATES = ("present", "absent", "unknown")

@@ -15,11 +15,12 @@ from psycopg_pool import ConnectionPool
 
 from analytics.kpi import DeskPoint, DeskState, Interval, presence_kpi
 from core.config import load_site
+from pipeline.rows import DeskSample
 from storage.auth.model import Scope
 from storage.migrate import apply_migrations
 from storage.records import officers, rosters
 from storage.records.rosters import Absence, Shift, Slot, expand, parse_days, parse_roster_csv
-from storage.samples import DeskSample, insert_samples, sync_site
+from storage.samples import insert_samples, sync_site
 from tests.conftest import EXAMPLE_SITE
 
 SITE = load_site(EXAMPLE_SITE)

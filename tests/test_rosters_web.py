@@ -15,8 +15,9 @@ from PIL import Image
 from psycopg_pool import ConnectionPool
 
 from monitor.app import create_app
+from pipeline.rows import DeskSample
 from storage.auth.model import Role
-from storage.samples import DeskSample, insert_samples, sync_site
+from storage.samples import insert_samples, sync_site
 from tests.conftest import ARTIFACTS, serving
 from tests.test_auth import PASSWORD, SITE, add_user, api_client, browser_login
 from tests.test_scorecards import migrate, unstaffed

@@ -1,4 +1,4 @@
-"""`models.scene.frame_features`: what it measures from pixels."""
+"""`pipeline.measure.frame_features`: what it measures from pixels."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.config import CameraConfig
-from models.scene import EDGE_WIDTH, frame_features
+from pipeline.measure import EDGE_WIDTH, frame_features
 
 CAMERA = CameraConfig.model_validate({
     "id": "cam1", "url": "rtsp://127.0.0.1/x",

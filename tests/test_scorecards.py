@@ -12,12 +12,13 @@ from psycopg_pool import ConnectionPool
 
 from analytics.kpi import Level, PresenceKpi, Tally
 from core.config import ScorecardConfig, load_site
+from pipeline.rows import DeskSample
 from storage.auth.model import Scope
 from storage.migrate import apply_migrations
 from storage.records import officers, rosters
 from storage.records.rosters import Shift
 from storage.records.scorecards import Month, Unstaffed, monthly_scorecards
-from storage.samples import DeskSample, insert_samples, sync_site
+from storage.samples import insert_samples, sync_site
 from tests.conftest import EXAMPLE_SITE
 
 SITE = load_site(EXAMPLE_SITE)

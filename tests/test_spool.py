@@ -19,8 +19,8 @@ import pytest
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
+from pipeline.rows import DeskSample, HealthSample, OfflineSpellSample, Sample, ZoneSample
 from storage.migrate import apply_migrations
-from storage.samples import DeskSample, HealthSample, OfflineSpellSample, Sample, ZoneSample
 from storage.server import embedded_server
 from storage.spool import Spool, SpoolBusy, decode_sample, encode_sample, open_spools
 from storage.writer import SampleWriter, spool_target

@@ -1,4 +1,4 @@
-"""View checks on synthetic images measured by `models.scene`: dark, covered, out of focus and
+"""View checks on synthetic images measured by `pipeline.measure`: dark, covered, out of focus and
 moved views are told apart from a normal view with people coming and going."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from analytics.camera import CameraAnalyzer
 from analytics.view import ViewCheck, ViewState
 from core.config import AnalyticsConfig, CameraConfig, PresenceConfig
 from core.config.analytics import ViewConfig
-from models.scene import frame_features
+from pipeline.measure import frame_features
 from tests.test_analytics import mock_detections
 
 W, H = 640, 360

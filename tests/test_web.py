@@ -10,8 +10,9 @@ from psycopg_pool import ConnectionPool
 
 from core.config import load_site
 from monitor.app import create_app
+from pipeline.rows import DeskSample, HealthSample, ZoneSample
 from storage.migrate import apply_migrations
-from storage.samples import DeskSample, HealthSample, ZoneSample, insert_samples, sync_site
+from storage.samples import insert_samples, sync_site
 from tests.conftest import ARTIFACTS, EXAMPLE_SITE, serving
 from tests.test_auth import PASSWORD, add_user, api_client
 

@@ -21,12 +21,13 @@ import pytest
 
 from core.config import SiteConfig, load_site
 from hallwatch.leases import HEARTBEAT_S, LEASE_TTL_S, LeaseKeeper, LeaseTimings, fair_share
-from hallwatch.pipeline import Pipeline
 from hallwatch.service import simulator_process
 from models.detections import Detections
+from pipeline.loop import Pipeline
+from pipeline.rows import HealthSample, Sample
 from storage import Database, open_database
 from storage.leases import CameraKey, LeaseEvent, lease_history, lease_holders
-from storage.samples import HealthSample, Sample, sync_site
+from storage.samples import sync_site
 from tests.conftest import ARTIFACTS, EXAMPLE_SITE, free_port, site_with_port, write_site
 
 SITE = load_site(EXAMPLE_SITE)

@@ -40,8 +40,9 @@ from psycopg.conninfo import make_conninfo
 
 from core.errors import DatabaseError, HallwatchError
 from core.redact import redact_text, redact_url
+from pipeline.rows import DeskSample, HealthSample, Sample, ZoneSample
 from storage import Database, open_database
-from storage.samples import COLUMNS, COPY_TYPES, TABLES, DeskSample, HealthSample, Sample, ZoneSample
+from storage.samples import COLUMNS, COPY_TYPES, TABLES
 from storage.server import DATABASE_URL_ENV, embedded_server
 from storage.writer import SampleWriter
 

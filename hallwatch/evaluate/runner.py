@@ -1,4 +1,4 @@
-"""Run clips through the one frame path (`hallwatch.results.analyse_frame`) and score them.
+"""Run clips through the one frame path (`pipeline.rows.analyse_frame`) and score them.
 
 Frames come from `ingest.sources.iter_frames` at the camera's analysis rate, so every clip is
 analysed exactly as `hallwatch analyze` would analyse the file. The state at second t is the result
@@ -81,9 +81,9 @@ class ClipRun:
 
 
 def run_clip(clip: Clip, detector: Detector, site: SiteConfig, *, on_frame: Any = None) -> ClipRun:
-    from hallwatch.pipeline import camera_detector
-    from hallwatch.results import analyse_frame
     from ingest.sources import iter_frames
+    from pipeline.loop import camera_detector
+    from pipeline.measure import analyse_frame
 
     _, camera = site.find_camera(clip.camera)
     detector = camera_detector(detector, camera, site.detector)  # whole frame or zone crops, as the pipeline

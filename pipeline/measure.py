@@ -1,4 +1,5 @@
-"""Image measurements analytics needs from the pixels (analytics itself never touches OpenCV):
+"""The measuring step of a frame's path: the detector's people plus the image measurements analytics
+needs from the pixels (analytics itself never touches OpenCV):
 brightness, contrast, sharpness and an edge thumbnail for the view checks, and a grey thumbnail of
 each desk zone for the desk evidence. About 2 ms for a 1280x720 frame."""
 
@@ -7,10 +8,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from analytics.camera import CameraAnalyzer, CameraResult
 from analytics.features import FrameFeatures, ZonePatch
 from core.config import CameraConfig, ZoneKind
+from ingest.reader import Frame
+from models import Detector
+from models.detections import Detections
 
-__all__ = ["ANALYSIS_WIDTH", "EDGE_WIDTH", "frame_features"]
+__all__ = ["ANALYSIS_WIDTH", "EDGE_WIDTH", "analyse", "analyse_frame", "frame_features"]
 
 ANALYSIS_WIDTH = 320  # whole-frame measures at a fixed width, so they compare across stream sizes
 EDGE_WIDTH = 64
@@ -53,3 +58,17 @@ def _patch(gray: np.ndarray, polygon: list[tuple[float, float]], size: int) -> Z
     scaled = (points - (x0, y0)) * (size / (x1 - x0), size / (y1 - y0))
     cv2.fillPoly(mask, [np.round(scaled - 0.5).astype(np.int32)], 1)
     return ZonePatch(box=(int(x0), int(y0), int(x1), int(y1)), gray=thumb, mask=mask.astype(bool))
+
+
+def analyse_frame(detector: Detector, analyzer: CameraAnalyzer, frame: Frame) -> CameraResult:
+    """The one path from a frame to a result, shared by the pipeline and `hallwatch analyze`."""
+    return analyse(analyzer, detector.detect(frame.image), frame.ts, frame.size, frame.image)
+
+
+def analyse(analyzer: CameraAnalyzer, detections: Detections, ts: float, size: tuple[int, int],
+            image: np.ndarray) -> CameraResult:
+    """A frame's result once its people are found: the detections plus the frame's own
+    measurements (desk evidence, view checks), taken from `image`, the BGR frame or its brightness
+    plane. A camera's frames must all come as one or the other: its learned references compare them."""
+    features = frame_features(image, analyzer.camera, patch_px=analyzer.config.desk.patch_px)
+    return analyzer.update(detections, ts, size, features)

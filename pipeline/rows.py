@@ -1,30 +1,102 @@
-"""From analysis results and reader health to the rows the database stores. The pipeline, workers
-and `hallwatch analyze` share these, so a frame gives the same answer on every path."""
+"""The rows one analysed frame and one camera's health give: plain frozen dataclasses, one per
+timeseries table, and the mapping from analysis results and reader health to them. The pipeline,
+workers and `hallwatch analyze` share these, so a frame gives the same answer on every path; storage
+writes them (`storage.samples`)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from analytics.camera import CameraAnalyzer, CameraResult
 from core.config import CameraConfig, HallConfig, ZoneKind
-from ingest.health import CameraHealth
-from ingest.reader import CameraReader, Frame
-from models import Detector
-from models.detections import Detections
-from models.scene import frame_features
-from storage.samples import (
-    DeskSample,
-    EventCloseSample,
-    EventOpenSample,
-    HealthSample,
-    OfflineSpellSample,
-    Sample,
-    WaitSample,
-    ZoneSample,
-)
+
+if TYPE_CHECKING:  # types only: storage imports these rows without loading the analysis stack
+    from analytics.camera import CameraResult
+    from ingest.health import CameraHealth
+    from ingest.reader import CameraReader
+
+
+@dataclass(frozen=True)
+class DeskSample:
+    ts: datetime
+    hall_id: str
+    window_id: str
+    camera_id: str
+    state: str
+    state_since: datetime
+    people: int
+
+
+@dataclass(frozen=True)
+class ZoneSample:
+    ts: datetime
+    hall_id: str
+    zone_id: str
+    camera_id: str
+    kind: str
+    people: int
+
+
+@dataclass(frozen=True)
+class HealthSample:
+    ts: datetime
+    hall_id: str
+    camera_id: str
+    state: str
+    fps: float
+    last_frame_at: datetime | None
+    reconnects: int
+    error: str | None
+    decode_mode: str | None = None  # full | keyframes; None: not known (a row from before migration 005)
+    decode_errors: int = 0          # packets the decoder refused, since the reader started
+    corrupt_frames: int = 0         # frames the decoder marked corrupt and analysis never saw, since then
+
+
+@dataclass(frozen=True)
+class OfflineSpellSample:
+    ts: datetime  # the start of the spell
+    hall_id: str
+    camera_id: str
+    ended_at: datetime
+    cause: str
+
+
+@dataclass(frozen=True)
+class EventOpenSample:
+    ts: datetime  # when the event started
+    hall_id: str
+    camera_id: str
+    kind: str
+    subject: str
+    details: str  # a JSON object
+
+
+@dataclass(frozen=True)
+class EventCloseSample:
+    ts: datetime  # when the event started: the key of its opening
+    hall_id: str
+    kind: str
+    subject: str
+    ended_at: datetime
+
+
+@dataclass(frozen=True)
+class WaitSample:
+    ts: datetime  # start of the minute
+    hall_id: str
+    zone_id: str
+    camera_id: str
+    served: int
+    dwell_p50_s: float | None
+    dwell_p90_s: float | None
+    littles_s: float | None
+    mean_queue: float | None
+
+
+Sample = (DeskSample | ZoneSample | HealthSample | OfflineSpellSample | EventOpenSample | EventCloseSample
+          | WaitSample)
 
 
 def utc(ts: float) -> datetime:
@@ -79,17 +151,3 @@ def health_rows(key: tuple[str, str], reader: CameraReader, now: float) -> list[
                                 ended_at=utc(spell.end), cause=spell.cause.value)
              for spell in reader.take_spells()]
     return rows
-
-
-def analyse_frame(detector: Detector, analyzer: CameraAnalyzer, frame: Frame) -> CameraResult:
-    """The one path from a frame to a result, shared by the pipeline and `hallwatch analyze`."""
-    return analyse(analyzer, detector.detect(frame.image), frame.ts, frame.size, frame.image)
-
-
-def analyse(analyzer: CameraAnalyzer, detections: Detections, ts: float, size: tuple[int, int],
-            image: np.ndarray) -> CameraResult:
-    """A frame's result once its people are found: the detections plus the frame's own
-    measurements (desk evidence, view checks), taken from `image`, the BGR frame or its brightness
-    plane. A camera's frames must all come as one or the other: its learned references compare them."""
-    features = frame_features(image, analyzer.camera, patch_px=analyzer.config.desk.patch_px)
-    return analyzer.update(detections, ts, size, features)

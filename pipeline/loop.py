@@ -32,11 +32,11 @@ import numpy as np
 from analytics.camera import CameraAnalyzer, CameraResult
 from core.config import CameraConfig, DetectorConfig, HallConfig, SiteConfig
 from core.config.detector import DetectionMode
-from hallwatch.results import analyse, analyse_frame, health_rows, result_samples
 from ingest.motion import MotionGate
 from ingest.reader import CameraReader, Frame, RawFrame
 from models import Detections, Detector
-from storage.samples import Sample
+from pipeline.measure import analyse, analyse_frame
+from pipeline.rows import Sample, health_rows, result_samples
 
 log = logging.getLogger(__name__)
 
