@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--site", type=Path, required=True)
     simulate.add_argument("--truth-dir", type=Path, help="where ground-truth files go (default: a temp dir)")
     simulate.add_argument("--seed", type=int, default=7)
-    simulate.add_argument("--story", type=Path, help="a story file scripting chosen cameras (see ingest/simulator)")
+    simulate.add_argument("--story", type=Path, help="a story file scripting chosen cameras (see tools/simulator)")
     simulate.set_defaults(func=cmd_simulate)
 
     analyze = commands.add_parser("analyze", help="analyse an image, video file or RTSP URL as one camera")
@@ -72,21 +72,6 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--data-dir", type=Path, help="embedded database location")
     migrate.set_defaults(func=cmd_db_migrate)
 
-    bench = commands.add_parser("bench", help="measure parts of hallwatch on this machine")
-    bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH_COMMAND")
-    bench_db = bench_commands.add_parser("db", help="sample-writer throughput against raw COPY")
-    bench_db.add_argument("--json", action="store_true", help="print JSON instead of a summary")
-    bench_db.add_argument("--rows", type=int, default=200_000, help="samples to write (default: %(default)s)")
-    bench_db.add_argument("--data-dir", type=Path,
-                          help="embedded database location (default: a temporary directory); "
-                               "ignored when HALLWATCH_DATABASE_URL is set")
-    bench_db.set_defaults(func=cmd_bench_db)
-    bench_detector = bench_commands.add_parser("detector", help="ms per frame and recall per way of detecting")
-    bench_detector.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    bench_detector.add_argument("--frames", type=int, default=20, help="timed frames per mode (default: %(default)s)")
-    bench_detector.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (default: 1 2)")
-    bench_detector.set_defaults(func=cmd_bench_detector)
-
     config = commands.add_parser("config", help="site file tools")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="CONFIG_COMMAND")
     check = config_commands.add_parser("check", help="validate a site file")
@@ -95,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from hallwatch.commands import register_all
 
-    register_all(commands, bench_commands)
+    register_all(commands)
     return parser
 
 
@@ -133,23 +118,9 @@ def cmd_db_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench_db(args: argparse.Namespace) -> int:
-    from hallwatch.bench.db import run_db_bench
-
-    run_db_bench(dsn=None, data_dir=args.data_dir, rows=args.rows, as_json=args.json)
-    return 0
-
-
-def cmd_bench_detector(args: argparse.Namespace) -> int:
-    from hallwatch.bench.detector import run_detector_bench
-
-    run_detector_bench(frames=args.frames, threads=args.threads, as_json=args.json)
-    return 0
-
-
 def cmd_simulate(args: argparse.Namespace) -> int:
     from hallwatch.service import READY_LINE
-    from ingest.simulator import run_simulator
+    from tools.simulator import run_simulator
 
     site = load_site(args.site)
     truth_dir = args.truth_dir or Path(tempfile.mkdtemp(prefix="hallwatch-truth-"))
@@ -159,7 +130,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     def ready() -> None:
         print(READY_LINE, flush=True)
 
-    from ingest.simulator.script import load_story
+    from tools.simulator.script import load_story
 
     story = load_story(args.story) if args.story is not None else None
     run_simulator(site, truth_dir=truth_dir, seed=args.seed, ready=ready, story=story)

@@ -48,7 +48,7 @@ def cache_dir() -> Path:
 def calibration_files(directory: Path = CALIBRATION_DIR) -> list[Path]:
     files = sorted(directory.glob("*.jpg"))
     if not files:
-        raise ModelError(f"{directory}: no calibration frames (*.jpg); run models/calibration/generate.py")
+        raise ModelError(f"{directory}: no calibration frames (*.jpg); run `python -m tools.calibration`")
     return files
 
 

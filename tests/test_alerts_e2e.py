@@ -32,8 +32,6 @@ from analytics.camera import CameraResult
 from analytics.presence import DeskState
 from core.config import load_site
 from hallwatch.service import simulator_process, web_detector_config
-from ingest.simulator import load_truth
-from ingest.simulator.truth import truth_path
 from models import load_detector
 from monitor.app import create_app
 from pipeline.loop import Pipeline
@@ -44,6 +42,8 @@ from storage.writer import SampleWriter
 from tests.conftest import ARTIFACTS, free_port, serving, site_with_port, write_site
 from tests.test_alerts_web import login
 from tests.test_auth import add_user
+from tools.simulator import load_truth
+from tools.simulator.truth import truth_path
 
 pytestmark = pytest.mark.slow
 

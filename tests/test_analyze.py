@@ -12,12 +12,12 @@ import pytest
 
 from core.config import load_site
 from hallwatch.cli import main
-from ingest.simulator import CameraTruth, SceneRenderer
 from ingest.sources import iter_frames
 from models import load_detector
 from pipeline.loop import Pipeline
 from pipeline.rows import DeskSample, ZoneSample
 from tests.conftest import EXAMPLE_SITE
+from tools.simulator import CameraTruth, SceneRenderer
 
 SITE = load_site(EXAMPLE_SITE)
 HALL, CAMERA = SITE.find_camera("cc-nanguan/cam1")

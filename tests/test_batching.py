@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 
-from hallwatch.bench.pipeline import bench_site
 from ingest.motion import MotionGate
 from models.detections import Detections
 from pipeline.loop import Pipeline
 from pipeline.rows import DeskSample, Sample, ZoneSample
 from tests.conftest import REPO, free_port
+from tools.bench.pipeline import bench_site
 
 ZONE = [(0.25, 0.25), (0.75, 0.25), (0.75, 0.75), (0.25, 0.75)]  # the middle of the picture
 
@@ -83,7 +83,7 @@ def test_motion_gate_rejects_bad_settings(settings: dict) -> None:
 def clip_server() -> Iterator[int]:
     """Three cameras of the pre-encoded clip; yields the port."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "ingest.simulator.clip", "--cameras", "3", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "tools.simulator.clip", "--cameras", "3", "--port", str(port),
                              "--seconds", "20"], stdout=subprocess.PIPE, text=True, cwd=REPO)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"

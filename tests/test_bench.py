@@ -8,9 +8,9 @@ import json
 import psycopg
 import pytest
 
-from hallwatch.bench.db import run_db_bench, synthetic_samples
 from pipeline.rows import DeskSample, HealthSample, ZoneSample
 from storage.server import DATABASE_URL_ENV
+from tools.bench.db import run_db_bench, synthetic_samples
 
 
 def test_synthetic_samples_mix_kinds_with_distinct_keys() -> None:

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from analytics.geometry import Polygon
-from hallwatch.bench.detector import (
+from models.detections import Detections
+from tools.bench.detector import (
     VARIANTS,
     accuracy_scenes,
     example_site,
@@ -19,7 +20,6 @@ from hallwatch.bench.detector import (
     matches,
     run_detector_bench,
 )
-from models.detections import Detections
 
 
 def dets(xyxy: list[list[float]]) -> Detections:
@@ -121,7 +121,7 @@ def test_main_passes_its_options(capsys: pytest.CaptureFixture[str], monkeypatch
         seen.update(kwargs)
         return {}
 
-    monkeypatch.setattr("hallwatch.bench.detector.run_detector_bench", fake_bench)
+    monkeypatch.setattr("tools.bench.detector.run_detector_bench", fake_bench)
     assert main(["--frames", "3", "--threads", "2"]) == 0
     assert seen == {"frames": 3, "threads": [2], "as_json": False}
 

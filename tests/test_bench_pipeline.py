@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from hallwatch.bench.pipeline import Trial, _slices, search
 from tests.conftest import REPO
+from tools.bench.pipeline import Trial, _slices, search
 
 
 def result(cameras: int, *, per_camera: float = 30, p95: float | None = 0.5, ok: bool = True) -> dict[str, Any]:

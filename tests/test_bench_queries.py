@@ -9,7 +9,7 @@ import json
 import psycopg
 import pytest
 
-from hallwatch.bench.queries import END, LAST_DAY, TIMED, run_queries_bench
+from tools.bench.queries import END, LAST_DAY, TIMED, run_queries_bench
 
 
 @pytest.mark.parametrize("days", [0.5, 3])  # the minute-rollup branch, and the hour-rollup one

@@ -28,8 +28,8 @@ import pytest
 
 from core.config import load_site
 from hallwatch.service import simulator_process
-from ingest.simulator import load_truth, truth_at
 from tests.conftest import ARTIFACTS, free_port, site_with_port, write_site
+from tools.simulator import load_truth, truth_at
 
 pytestmark = pytest.mark.slow
 

@@ -3,10 +3,8 @@ the CI subset of eval/ through `hallwatch eval` with the issue's targets asserte
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +12,9 @@ import yaml
 
 from core.config import load_site
 from hallwatch.cli import main
-from hallwatch.evaluate.dataset import Clip, DatasetError, QueueVisit, Second, load_clip, load_dataset
-from hallwatch.evaluate.metrics import (
+from tools.evaluate import generate, hallscene
+from tools.evaluate.dataset import Clip, DatasetError, QueueVisit, Second, load_clip, load_dataset
+from tools.evaluate.metrics import (
     MinuteWait,
     PredictedWait,
     absent_flicker_episodes,
@@ -25,7 +24,7 @@ from hallwatch.evaluate.metrics import (
     presence_score,
     wait_score,
 )
-from hallwatch.evaluate.runner import ClipRun, score_clip, summarise
+from tools.evaluate.runner import ClipRun, score_clip, summarise
 
 REPO = Path(__file__).resolve().parent.parent
 EVAL = REPO / "eval"
@@ -143,12 +142,6 @@ def test_dataset_errors_name_the_problem(tmp_path: Path) -> None:
 
 
 def test_generated_clip_loads_and_its_truth_follows_the_people(tmp_path: Path) -> None:
-    sys.path.insert(0, str(EVAL))
-    try:
-        generate = importlib.import_module("generate")
-        hallscene = importlib.import_module("hallscene")
-    finally:
-        sys.path.remove(str(EVAL))
     spec = hallscene.ClipSpec("tiny", seed=5, duration_s=6, windows=2, initial_queue=3, arrivals_per_min=30,
                               away=((1, 2.0, 4.0),))
     entry = generate.write_clip(spec, tmp_path)

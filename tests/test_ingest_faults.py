@@ -22,7 +22,7 @@ UNROUTABLE = "rtsp://viewer:Secret-99@192.0.2.1:554/cam"  # TEST-NET-1: never an
 
 
 def start_clip_server(port: int) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-m", "ingest.simulator.clip", "--cameras", "1", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "tools.simulator.clip", "--cameras", "1", "--port", str(port),
                              "--seconds", "4"], stdout=subprocess.PIPE, text=True, cwd=REPO)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"

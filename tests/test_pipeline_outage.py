@@ -13,7 +13,6 @@ from pathlib import Path
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from hallwatch.bench.pipeline import bench_site
 from models import load_detector
 from pipeline.loop import Pipeline
 from pipeline.rows import DeskSample, HealthSample, Sample, ZoneSample
@@ -22,6 +21,7 @@ from storage.samples import sync_site
 from storage.writer import SampleWriter
 from tests.test_batching import clip_server  # noqa: F401  (fixture)
 from tests.test_spool import RestartableDatabase, pg, pg_server_to_restart  # noqa: F401  (fixtures)
+from tools.bench.pipeline import bench_site
 
 
 def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:

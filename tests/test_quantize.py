@@ -12,10 +12,10 @@ import pytest
 import models.quantize as quantize
 from core.config import DetectorConfig
 from core.config.detector import Precision
-from hallwatch.bench.detector import accuracy_scenes
 from models import load_detector
 from models.onnx_detector import OnnxDetector
 from tests.test_models import GROUND_TRUTH, MIN_FOUND, found, iou, photo, write_onnx
+from tools.bench.detector import accuracy_scenes
 
 
 @pytest.fixture(scope="module")

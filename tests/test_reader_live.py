@@ -44,7 +44,7 @@ from pathlib import Path
 import cv2
 cv2.setNumThreads(1)  # this process forks: no OpenCV worker threads
 from core.config import SiteConfig
-from ingest.simulator import SceneRenderer, run_simulator
+from tools.simulator import SceneRenderer, run_simulator
 
 SceneRenderer(SiteConfig.model_validate(json.loads(sys.argv[1])).halls[0].cameras[0], 640, 360)
 signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the simulators

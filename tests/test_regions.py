@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from core.config import ZoneKind
-from hallwatch.bench.detector import ByRegions, accuracy_scenes, example_site, matches, score
-from ingest.simulator.scene import SceneRenderer
-from ingest.simulator.script import CameraTruth
 from models import Detector
 from models.default_model import default_model_path
 from models.onnx_detector import OnnxDetector
 from models.regions import Region, RegionDetector, regions_for_camera
+from tools.bench.detector import ByRegions, accuracy_scenes, example_site, matches, score
+from tools.simulator.scene import SceneRenderer
+from tools.simulator.script import CameraTruth
 
 SQUARE = [(0.45, 0.45), (0.55, 0.45), (0.55, 0.55), (0.45, 0.55)]  # centre of the frame
 

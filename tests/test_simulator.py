@@ -18,13 +18,13 @@ import yaml
 
 from core.config import CameraConfig, SiteConfig, ZoneConfig, ZoneKind, load_site
 from core.redact import redact_text
-from ingest.simulator import CameraTruth, SceneRenderer, Script, load_truth, run_simulator, truth_at
-from ingest.simulator.errors import SimulatorError
-from ingest.simulator.layout import MAX_STANDING_ASPECT, margin_px, zone_points
-from ingest.simulator.script import MAX_SEGMENT_S, MIN_SEGMENT_S, StoryFile, load_story
-from ingest.simulator.sprites import SpriteKind, sprites
-from ingest.simulator.truth import TruthWriter
 from tests.conftest import EXAMPLE_SITE, free_port
+from tools.simulator import CameraTruth, SceneRenderer, Script, load_truth, run_simulator, truth_at
+from tools.simulator.errors import SimulatorError
+from tools.simulator.layout import MAX_STANDING_ASPECT, margin_px, zone_points
+from tools.simulator.script import MAX_SEGMENT_S, MIN_SEGMENT_S, StoryFile, load_story
+from tools.simulator.sprites import SpriteKind, sprites
+from tools.simulator.truth import TruthWriter
 
 WIDTH, HEIGHT = 1280, 720
 RTSP_OPTIONS = {"rtsp_transport": "tcp", "timeout": "3000000", "probesize": "32768", "analyzeduration": "0"}

@@ -1,11 +1,10 @@
 """Command groups beyond the core ones in `hallwatch.cli`, one module per area (users, records,
-grafana, eval, ...). Each module defines
+grafana, eval, bench, ...). Each module defines
 
-    def register(commands, bench_commands) -> None
+    def register(commands) -> None
 
-which adds its sub-parsers (with `set_defaults(func=...)`) to the top-level `hallwatch` commands
-and to `hallwatch bench`. Modules are found by name, so an area adds its commands without
-editing the CLI."""
+which adds its sub-parsers (with `set_defaults(func=...)`) to the top-level `hallwatch` commands.
+Modules are found by name, so an area adds its commands without editing the CLI."""
 
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ import importlib
 import pkgutil
 
 
-def register_all(commands: argparse._SubParsersAction, bench_commands: argparse._SubParsersAction) -> None:
+def register_all(commands: argparse._SubParsersAction) -> None:
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{__name__}.{info.name}")
-        module.register(commands, bench_commands)
+        module.register(commands)

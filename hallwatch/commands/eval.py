@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 
-def register(commands: argparse._SubParsersAction, bench_commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("eval", help="score the analytics on a labelled evaluation set (e.g. eval/)")
     parser.add_argument("dataset", type=Path, help="dataset directory (with dataset.yaml) or one clip directory")
     parser.add_argument("--subset", help="a subset named in dataset.yaml, e.g. ci")
@@ -20,8 +20,8 @@ def register(commands: argparse._SubParsersAction, bench_commands: argparse._Sub
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from hallwatch.evaluate.dataset import load_dataset
-    from hallwatch.evaluate.runner import evaluate
+    from tools.evaluate.dataset import load_dataset
+    from tools.evaluate.runner import evaluate
 
     clips = load_dataset(args.dataset, subset=args.subset, only=args.clip)
     report = evaluate(clips, progress=not args.no_progress)

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 DB_URL_ENV = "HALLWATCH_GRAFANA_DB_URL"
 
 
-def register(commands: argparse._SubParsersAction, bench_commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction) -> None:
     grafana = commands.add_parser("grafana", help="Grafana dashboards as code: export files or provision a server")
     sub = grafana.add_subparsers(dest="grafana_command", required=True, metavar="GRAFANA_COMMAND")
 

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 
-def register(commands: argparse._SubParsersAction, bench_commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction) -> None:
     models = commands.add_parser("models", help="person detection models")
     sub = models.add_subparsers(dest="models_command", required=True, metavar="MODELS_COMMAND")
     listing = sub.add_parser("list", help="the model registry and which files are present")

@@ -8,7 +8,7 @@ from pathlib import Path
 from core.errors import HallwatchError
 
 
-def register(commands: argparse._SubParsersAction, bench_commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction) -> None:
     records = commands.add_parser("records", help="supervision records (complaints, inspections)")
     sub = records.add_subparsers(dest="records_command", required=True, metavar="RECORDS_COMMAND")
     imp = sub.add_parser("import-complaints", help="import complaints from a hotline CSV export")

@@ -1,4 +1,4 @@
-"""`hallwatch rosters import|shifts|scorecards` and `hallwatch bench scorecards`."""
+"""`hallwatch rosters import|shifts|scorecards`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from core.errors import HallwatchError
 LEVELS = ["window", "hall", "city", "province"]
 
 
-def register(commands: argparse._SubParsersAction, bench_commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction) -> None:
     rosters = commands.add_parser("rosters", help="officers' rosters, absences and monthly scorecards")
     sub = rosters.add_subparsers(dest="rosters_command", required=True, metavar="ROSTERS_COMMAND")
 
@@ -33,13 +33,6 @@ def register(commands: argparse._SubParsersAction, bench_commands: argparse._Sub
     cards.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _data_dir(cards)
     cards.set_defaults(func=cmd_rosters_scorecards)
-
-    bench = bench_commands.add_parser("scorecards", help="time a month's scorecards over synthetic desk samples")
-    bench.add_argument("--windows", type=int, default=20, help="rostered windows (default: %(default)s)")
-    bench.add_argument("--days", type=int, default=30, help="days of 1 Hz samples, 08:30-17:00 (default: %(default)s)")
-    bench.add_argument("--json", action="store_true")
-    _data_dir(bench)
-    bench.set_defaults(func=cmd_bench_scorecards)
 
 
 def _data_dir(parser: argparse.ArgumentParser) -> None:
@@ -132,67 +125,3 @@ def row_json(row: object) -> dict:
             "three_zeros": row.tally.three_zeros, "overtime": row.tally.overtime, "errors": row.tally.errors,
             "complaints": row.tally.complaints, "presence": p.presence, "rostered_s": p.rostered_s,
             "excused_s": p.excused_s, "present_s": p.present_s, "absent_s": p.absent_s, "unknown_s": p.unknown_s}
-
-
-_BENCH_ROWS = [
-    "INSERT INTO service_window (hall_id, id, name) SELECT 'bench', 'w' || i, 'Window ' || i"
-    " FROM generate_series(1, %(n)s) i ON CONFLICT DO NOTHING",
-    "INSERT INTO officer (hall_id, badge, name) SELECT 'bench', 'BENCH' || i, 'Officer ' || i"
-    " FROM generate_series(1, %(n)s) i ON CONFLICT DO NOTHING",
-    "INSERT INTO roster_shift (hall_id, window_id, officer_id, weekday, starts, ends)"
-    " SELECT 'bench', 'w' || i, o.id, d, '08:30', '17:00' FROM generate_series(1, %(n)s) i"
-    " JOIN officer o ON o.badge = 'BENCH' || i CROSS JOIN generate_series(1, 7) d",
-    "INSERT INTO desk_sample (ts, hall_id, window_id, camera_id, state, state_since, people)"
-    " SELECT t, 'bench', 'w' || i, 'cam', CASE WHEN random() < 0.9 THEN 'present' ELSE 'absent' END, t, 1"
-    " FROM generate_series(1, %(n)s) i, generate_series(0, %(days)s - 1) day,"
-    " generate_series(timestamptz '2026-01-01 08:30+08' + day * interval '1 day',"
-    "                 timestamptz '2026-01-01 17:00+08' + day * interval '1 day', interval '1 second') t",
-]
-
-
-def cmd_bench_scorecards(args: argparse.Namespace) -> int:
-    """A month of 1 Hz desk samples for `--windows` windows rostered 08:30-17:00 daily, generated in the
-    database, then the month's scorecards computed and timed (load and query separately)."""
-    import tempfile
-    import time
-
-    from analytics.kpi import Level
-    from core.config import ScorecardConfig
-    from storage import open_database
-    from storage.auth.model import Scope
-    from storage.records.scorecards import Month, monthly_scorecards
-
-    if not 1 <= args.windows <= 1000 or not 1 <= args.days <= 31:
-        raise HallwatchError("--windows must be 1-1000 and --days 1-31")
-    month = Month(2026, 1)
-    with tempfile.TemporaryDirectory(prefix="hallwatch-bench-") as tmp, \
-            open_database(data_dir=args.data_dir or Path(tmp)) as db, db.pool.connection() as conn:
-        conn.execute("INSERT INTO province VALUES ('bp', 'Bench') ON CONFLICT DO NOTHING;"
-                     "INSERT INTO city VALUES ('bc', 'bp', 'Bench city') ON CONFLICT DO NOTHING;"
-                     "INSERT INTO hall (id, city_id, name, size, flow) VALUES ('bench', 'bc', 'Bench', 'large',"
-                     " 'one_window_quick') ON CONFLICT DO NOTHING")
-        conn.execute("DELETE FROM roster_shift WHERE hall_id = 'bench'")
-        conn.execute("DELETE FROM desk_sample WHERE hall_id = 'bench'")
-        started = time.perf_counter()
-        for statement in _BENCH_ROWS:
-            conn.execute(statement, {"n": args.windows, "days": args.days})
-        conn.commit()
-        conn.execute("ANALYZE desk_sample")
-        loaded = time.perf_counter() - started
-        rows = conn.execute("SELECT count(*) FROM desk_sample WHERE hall_id = 'bench'").fetchone()
-        samples = int(rows[0]) if rows else 0
-        timings = []
-        for _ in range(3):
-            started = time.perf_counter()
-            cards = monthly_scorecards(conn, scope=Scope("hall", "bench"), month=month, config=ScorecardConfig())
-            cards.table(Level.window)
-            timings.append(time.perf_counter() - started)
-    best = min(timings)
-    result = {"windows": args.windows, "days": args.days, "samples": samples, "load_s": round(loaded, 2),
-              "scorecards_s": round(best, 3), "samples_per_s": round(samples / best)}
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(f"{samples} desk samples ({args.windows} windows x {args.days} days, 1 Hz, 08:30-17:00) loaded in "
-              f"{loaded:.1f} s; month scorecards in {best:.2f} s (best of 3) = {result['samples_per_s']} samples/s")
-    return 0

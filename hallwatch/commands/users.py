@@ -12,7 +12,7 @@ from core.errors import HallwatchError
 ROLES = ["admin", "center_operator", "inspector", "manager", "complaints_officer", "hall_staff"]
 
 
-def register(commands: argparse._SubParsersAction, bench_commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction) -> None:
     users = commands.add_parser("users", help="user administration")
     sub = users.add_subparsers(dest="users_command", required=True, metavar="USERS_COMMAND")
 

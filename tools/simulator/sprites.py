@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ingest.simulator.errors import SimulatorError
+from tools.simulator.errors import SimulatorError
 
 logger = logging.getLogger(__name__)
 

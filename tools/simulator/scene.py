@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from core.config import CameraConfig, ZoneConfig, ZoneKind
-from ingest.simulator.layout import (
+from tools.simulator.layout import (
     MAX_OVERLAP,
     Row,
     capacity,
@@ -27,8 +27,8 @@ from ingest.simulator.layout import (
     zone_mask,
     zone_points,
 )
-from ingest.simulator.script import CameraTruth, stable_seed
-from ingest.simulator.sprites import Sprite, SpriteKind, sprites
+from tools.simulator.script import CameraTruth, stable_seed
+from tools.simulator.sprites import Sprite, SpriteKind, sprites
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """`hallwatch bench pipeline`: how many cameras one box analyses at their analysis rate with p95
 frame-to-row latency <= 2 s, against a naive baseline, in the same run.
 
-- Cameras: `ingest.simulator.clip` serves N copies of one pre-encoded 1280x720 10 fps H.264 clip of
+- Cameras: `tools.simulator.clip` serves N copies of one pre-encoded 1280x720 10 fps H.264 clip of
   the simulated hall (its scripted people come and go every 8-20 s), each from its own point of the
   clip, in a child process whose CPU is measured and reported.
 - A trial runs N cameras for a warm-up and then a measured window, in a fresh child process, so
@@ -87,7 +87,7 @@ class CameraServer:
     def __init__(self, cameras: int, port: int) -> None:
         self.port = port
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ingest.simulator.clip", "--cameras", str(cameras), "--port", str(port)],
+            [sys.executable, "-m", "tools.simulator.clip", "--cameras", str(cameras), "--port", str(port)],
             stdout=subprocess.PIPE, text=True, cwd=REPO)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().strip()
@@ -118,7 +118,7 @@ def _cpu_seconds(pid: int) -> float:
 
 def run_trial(server: CameraServer, kind: str, cameras: int, *, warmup_s: float, duration_s: float,
               processes: int = 1) -> Trial:
-    cmd = [sys.executable, "-m", "hallwatch.bench.pipeline", "--trial", kind, "--cameras", str(cameras),
+    cmd = [sys.executable, "-m", "tools.bench.pipeline", "--trial", kind, "--cameras", str(cameras),
            "--port", str(server.port), "--warmup", str(warmup_s), "--duration", str(duration_s),
            "--processes", str(processes)]
     env = {**os.environ, "YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "0"}
@@ -379,7 +379,7 @@ class _PipelineWorker:
     settled (yes/no), reset (ok), collect (a JSON line)."""
 
     def __init__(self, part: range, port: int, cameras: int, threads: int) -> None:
-        cmd = [sys.executable, "-m", "hallwatch.bench.pipeline", "--trial", "pipeline-worker", "--port", str(port),
+        cmd = [sys.executable, "-m", "tools.bench.pipeline", "--trial", "pipeline-worker", "--port", str(port),
                "--cameras", str(cameras), "--first", str(part.start), "--count", str(len(part)),
                "--threads", str(threads)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)
@@ -449,7 +449,7 @@ def bench_site(cameras: int, port: int) -> Any:
     """A site of `cameras` halls with one camera each at rtsp://127.0.0.1:PORT/cam<i>, each like the
     example site's first camera (the one the clip shows)."""
     from core.config import SiteConfig, load_site
-    from ingest.simulator.clip import EXAMPLE_SITE
+    from tools.simulator.clip import EXAMPLE_SITE
 
     example = load_site(EXAMPLE_SITE)
     hall, camera = example.cameras()[0]
@@ -532,8 +532,8 @@ def _baseline_weights() -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m hallwatch.bench.pipeline`: the whole bench, or (with --trial) one trial."""
-    parser = argparse.ArgumentParser(prog="python -m hallwatch.bench.pipeline")
+    """`python -m tools.bench.pipeline`: the whole bench, or (with --trial) one trial."""
+    parser = argparse.ArgumentParser(prog="python -m tools.bench.pipeline")
     parser.add_argument("--trial", choices=["pipeline", "baseline", "pipeline-worker"])
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
                         help="pipeline worker processes sharing the cameras (default: one per core)")

@@ -1,7 +1,7 @@
 """Many simulated cameras for little CPU: one pre-encoded H.264 clip of a simulated hall, served in a
 loop as N RTSP cameras.
 
-The live simulator (`ingest.simulator.server`) encodes every camera as it plays (~4-5 % of a core
+The live simulator (`tools.simulator.server`) encodes every camera as it plays (~4-5 % of a core
 per 1280x720 camera), which would take the cores a benchmark means to measure. Here the clip is
 encoded once, at start, and each camera's stream is its access units pushed in turn by one feeder
 thread on a monotonic schedule: pacing comes from that clock (and each buffer is timestamped when
@@ -9,7 +9,7 @@ pushed), not from file timestamps, so the streams play at exactly the clip's rat
 loop. Each camera starts at its own point of the clip, so the cameras' scenes change at different
 moments, and a client joining a stream is served from the next keyframe on.
 
-    python -m ingest.simulator.clip --cameras 32 --port 8554 [--seconds 60] [--seed 7]
+    python -m tools.simulator.clip --cameras 32 --port 8554 [--seconds 60] [--seed 7]
 
 serves rtsp://127.0.0.1:PORT/cam0 ... /cam31 and prints `ready` once they listen.
 """
@@ -36,9 +36,9 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 from core.config import CameraConfig, SiteConfig, load_site  # noqa: E402
-from ingest.simulator.errors import SimulatorError  # noqa: E402
-from ingest.simulator.scene import SceneRenderer  # noqa: E402
-from ingest.simulator.script import CameraTruth, Script  # noqa: E402
+from tools.simulator.errors import SimulatorError  # noqa: E402
+from tools.simulator.scene import SceneRenderer  # noqa: E402
+from tools.simulator.script import CameraTruth, Script  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ def _stop_on_signals(stop: threading.Event) -> dict[signal.Signals, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ingest.simulator.clip", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.simulator.clip", description=__doc__.split("\n\n")[0])
     parser.add_argument("--cameras", type=int, required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--seconds", type=float, default=60.0, help="clip length (default: %(default)s)")

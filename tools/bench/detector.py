@@ -12,7 +12,7 @@ Accuracy: person recall and precision (IoU >= 0.5, greedy one-to-one matching) o
 rendered scenes of the example site's cameras, as rendered (1280x720) and in harder variants:
 people small and smaller still in a 1920x1080 frame, a dark noisy frame, and a washed-out bright one.
 
-Run `python -m hallwatch.bench.detector [--json]` (the CLI's `hallwatch bench detector` calls
+Run `python -m tools.bench.detector [--json]` (the CLI's `hallwatch bench detector` calls
 `run_detector_bench`).
 """
 
@@ -35,14 +35,14 @@ import cv2
 import numpy as np
 
 from core.config import CameraConfig, SiteConfig, ZoneKind, load_site
-from ingest.simulator.scene import SceneRenderer
-from ingest.simulator.script import CameraTruth, stable_seed
 from models.default_model import default_model_path
 from models.detections import Detections
 from models.onnx_detector import OnnxDetector
 from models.quantize import quantized_model
 from models.regions import RegionDetector
 from models.registry import load_registry, verify
+from tools.simulator.scene import SceneRenderer
+from tools.simulator.script import CameraTruth, stable_seed
 
 EXAMPLE_SITE = Path(__file__).resolve().parents[2] / "examples" / "site.yaml"
 FRAME_SIZE = (1280, 720)

@@ -2,7 +2,7 @@
 photographs of people by the evaluation set's scene code, with seeds, zoom, light and colour casts of
 their own (none of the evaluation clips' seeds), as JPEG. Run from the repository root:
 
-    python models/calibration/generate.py
+    python -m tools.calibration
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import cv2
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1] / "eval"))
-from hallscene import ClipSpec, Hall  # noqa: E402
+from tools.evaluate.hallscene import ClipSpec, Hall
+
+HERE = Path(__file__).resolve().parents[1] / "models" / "calibration"
 
 # (seed, zoom, gain, cast, noise, initial queue): 8 halls x 3 moments = 24 frames.
 HALLS = (

@@ -32,8 +32,8 @@ import numpy as np
 from pydantic import Field
 
 from core.config import CameraConfig, SiteConfig, Strict, ZoneKind, load_yaml_model
-from ingest.simulator.errors import SimulatorError
-from ingest.simulator.layout import capacity
+from tools.simulator.errors import SimulatorError
+from tools.simulator.layout import capacity
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from hallwatch.evaluate.dataset import Clip
-from hallwatch.evaluate.metrics import (
+from tools.evaluate.dataset import Clip
+from tools.evaluate.metrics import (
     PredictedWait,
     count_errors,
     lag_skips,

@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 
 from analytics.geometry import Polygon
-from ingest.simulator.layout import Row, standing_height
-from ingest.simulator.scene import (
+from tools.simulator.layout import Row, standing_height
+from tools.simulator.scene import (
     _blend,
     _paint_counter,
     _paint_desk_back,
@@ -28,10 +28,10 @@ from ingest.simulator.scene import (
     _paint_queue_tape,
     _paint_room,
 )
-from ingest.simulator.sprites import PersonBox, Sprite, SpriteKind, cut_out, sprites
+from tools.simulator.sprites import PersonBox, Sprite, SpriteKind, cut_out, sprites
 
 WIDTH, HEIGHT = 1280, 720
-PHOTOS = Path(__file__).resolve().parent / "photos"
+PHOTOS = Path(__file__).resolve().parents[2] / "eval" / "photos"
 WALK_PX_S = 0.2 * WIDTH  # about 1.3 m/s across a hall some 8 m wide
 DESK_BOTTOM = 0.48  # desk zones end here (fraction of the frame height)
 SERVICE_FOOT_Y = 0.54  # where a citizen stands at a counter: outside every floor zone

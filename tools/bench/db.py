@@ -13,7 +13,7 @@ random mix of states and counts).
 Both run `repeats` times, alternating which goes first, after a CHECKPOINT; the report gives the
 medians and their ratio (target: writer >= 0.7 x COPY). Everything happens in a scratch database
 that is dropped at the end; without a DSN, in an embedded server in `data_dir` (default: a
-temporary directory). Run `python -m hallwatch.bench.db [--rows N] [--json]`; the CLI's
+temporary directory). Run `python -m tools.bench.db [--rows N] [--json]`; the CLI's
 `hallwatch bench db` calls `run_db_bench`."""
 
 from __future__ import annotations
@@ -243,7 +243,7 @@ def _load() -> float | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hallwatch.bench.db", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.bench.db", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=200_000, help="samples to write (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=5, help="runs of each (default: %(default)s)")
     parser.add_argument("--data-dir", type=Path, help="embedded database location (default: a temp dir)")

@@ -31,10 +31,10 @@ from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 from core.config import CameraConfig, HallConfig, SiteConfig  # noqa: E402
 from core.redact import redact_url  # noqa: E402
-from ingest.simulator.errors import SimulatorError  # noqa: E402
-from ingest.simulator.scene import SceneRenderer  # noqa: E402
-from ingest.simulator.script import CameraTruth, Script, StoryFile  # noqa: E402
-from ingest.simulator.truth import TruthWriter  # noqa: E402
+from tools.simulator.errors import SimulatorError  # noqa: E402
+from tools.simulator.scene import SceneRenderer  # noqa: E402
+from tools.simulator.script import CameraTruth, Script, StoryFile  # noqa: E402
+from tools.simulator.truth import TruthWriter  # noqa: E402
 
 logger = logging.getLogger(__name__)
 

@@ -29,8 +29,8 @@ from typing import Any
 import psycopg
 
 from core.errors import HallwatchError
-from hallwatch.bench.db import _load, bench_database
 from storage.rollups import refresh_rollups
+from tools.bench.db import _load, bench_database
 
 TARGET_P95_MS = 100.0
 WINDOWS_PER_HALL, HALLS_PER_CITY = 5, 5

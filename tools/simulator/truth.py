@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from ingest.simulator.errors import SimulatorError
-from ingest.simulator.script import CameraTruth
+from tools.simulator.errors import SimulatorError
+from tools.simulator.script import CameraTruth
 
 logger = logging.getLogger(__name__)
 

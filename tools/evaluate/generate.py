@@ -1,4 +1,4 @@
-"""Generate the evaluation set: `python eval/generate.py [--out eval] [--only CLIP ...]`.
+"""Generate the evaluation set: `python -m tools.evaluate.generate [--out eval] [--only CLIP ...]`.
 
 Deterministic: the same specs give the same clips (seeded simulation and noise; x264 with one
 thread). Each clip directory gets video.mp4 (H.264 by PyAV), site.yaml (one hall, one camera with
@@ -18,8 +18,9 @@ from pathlib import Path
 import av
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere in the repo
-from hallscene import HEIGHT, WIDTH, ClipSpec, Hall  # noqa: E402
+from tools.evaluate.hallscene import HEIGHT, WIDTH, ClipSpec, Hall
+
+EVAL_DIR = Path(__file__).resolve().parents[2] / "eval"
 
 CRF = 30
 
@@ -105,7 +106,7 @@ def write_clip(spec: ClipSpec, root: Path) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
+    parser.add_argument("--out", type=Path, default=EVAL_DIR)
     parser.add_argument("--only", nargs="+", help="regenerate only these clips (ids)")
     args = parser.parse_args(argv)
     entries = []
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             "subsets": {"ci": [e["id"] for e in entries if e["subset"] == "ci"],
                         "full": [e["id"] for e in entries]},
         }
-        header = "# The evaluation set; regenerate with `python eval/generate.py` (see README.md).\n"
+        header = "# The evaluation set; regenerate with `python -m tools.evaluate.generate` (see README.md).\n"
         (args.out / "dataset.yaml").write_text(header + yaml.safe_dump(manifest, sort_keys=False))
     return 0
 
