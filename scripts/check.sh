@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: lint, types, then every test (unit, integration, end to end, browser).
+# The whole test suite: lint, types, the layering contract, then every test (unit, integration, end to end, browser).
 # Called by scripts/bootstrap.sh test after set-up; extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,8 @@ echo "== ruff"
 "$BIN/ruff" check .
 echo "== mypy"
 "$BIN/mypy"
+echo "== import contracts (pyproject.toml [tool.importlinter])"
+"$BIN/lint-imports"
 echo "== pytest"
 # A base temp dir of this run's own: pytest rotates /tmp/pytest-of-$USER, so another pytest session on
 # the same machine would otherwise delete this run's embedded PostgreSQL from under it.
