@@ -1,1 +1,3 @@
-"""Camera ingest: RTSP readers with health, and the camera simulator."""
+"""Camera ingest: one RTSP reader per camera (`reader`: bounded timeouts, reconnect with backoff, a
+watchdog, latest frame only), decoding (`decode`), per-camera health (`health`), the motion gate
+(`motion`) and local sources for `hallwatch analyze` (`sources`). Imports only `core`."""
