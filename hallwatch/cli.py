@@ -112,7 +112,7 @@ def cmd_db_migrate(args: argparse.Namespace) -> int:
     from storage.migrate import apply_migrations
 
     with open_database(data_dir=args.data_dir, migrate=False) as db:
-        applied = apply_migrations(db.pool)
+        applied = apply_migrations(db.migration_dsn)
         print(f"{db.safe_dsn}: " + (", ".join(f"applied {m.version:03d}_{m.name}" for m in applied)
                                    or "up to date"))
     return 0

@@ -1,5 +1,6 @@
 """Numbered SQL migrations (`migrations/NNN_name.sql`), each applied once in its own transaction
-and recorded in `schema_migration`. An advisory lock keeps concurrent starters from racing."""
+and recorded in `schema_migration`, then the service role's grants (`grants.sql`). They run as the
+owner of the tables. An advisory lock keeps concurrent starters from racing."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from core.errors import DatabaseError
@@ -38,37 +40,46 @@ def available_migrations() -> list[Migration]:
     return found
 
 
-def apply_migrations(pool: ConnectionPool, *, upto: int | None = None) -> list[Migration]:
-    """Apply what is missing (up to version `upto`, default all); returns the migrations applied
-    now, empty when up to date."""
+def apply_migrations(owner: ConnectionPool | str, *, upto: int | None = None) -> list[Migration]:
+    """Apply what is missing (up to version `upto`, default all) as the owner (a pool or a DSN of
+    the owner's role), then the service's grants; returns the migrations applied now, empty when
+    up to date."""
+    if isinstance(owner, str):
+        with psycopg.connect(owner) as conn:
+            return _apply(conn, upto)
+    with owner.connection() as conn:
+        return _apply(conn, upto)
+
+
+def _apply(conn: psycopg.Connection, upto: int | None) -> list[Migration]:
     applied_now = []
-    with pool.connection() as conn:
-        conn.autocommit = True  # each migration is its own explicit transaction below
-        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
-        try:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migration ("
-                " version integer PRIMARY KEY, name text NOT NULL,"
-                " applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            done = {row[0] for row in conn.execute("SELECT version FROM schema_migration")}
-            for migration in available_migrations():
-                if migration.version in done or (upto is not None and migration.version > upto):
-                    continue
-                log.info("applying migration %03d_%s", migration.version, migration.name)
-                try:
-                    with conn.transaction():
-                        conn.execute(migration.sql.encode())
-                        conn.execute(
-                            "INSERT INTO schema_migration (version, name) VALUES (%s, %s)",
-                            (migration.version, migration.name),
-                        )
-                except Exception as exc:
-                    raise DatabaseError(
-                        f"migration {migration.version:03d}_{migration.name} failed: {exc}"
-                    ) from None
-                applied_now.append(migration)
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
-            conn.autocommit = False
+    conn.autocommit = True  # each migration is its own explicit transaction below
+    conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migration ("
+            " version integer PRIMARY KEY, name text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {row[0] for row in conn.execute("SELECT version FROM schema_migration")}
+        for migration in available_migrations():
+            if migration.version in done or (upto is not None and migration.version > upto):
+                continue
+            log.info("applying migration %03d_%s", migration.version, migration.name)
+            try:
+                with conn.transaction():
+                    conn.execute(migration.sql.encode())
+                    conn.execute(
+                        "INSERT INTO schema_migration (version, name) VALUES (%s, %s)",
+                        (migration.version, migration.name),
+                    )
+            except Exception as exc:
+                raise DatabaseError(
+                    f"migration {migration.version:03d}_{migration.name} failed: {exc}"
+                ) from None
+            applied_now.append(migration)
+        conn.execute(resources.files("storage").joinpath("grants.sql").read_text(encoding="utf-8").encode())
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+        conn.autocommit = False
     return applied_now

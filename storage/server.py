@@ -1,5 +1,12 @@
 """Where the database is: an external server named by HALLWATCH_DATABASE_URL, or an embedded
-PostgreSQL that hallwatch starts under the data directory and stops when it is done."""
+PostgreSQL that hallwatch starts under the data directory and stops when it is done.
+
+Two roles. Migrations run as the owner of the tables (the embedded server's superuser, or the role of
+HALLWATCH_DATABASE_URL); the service connects as a login role that owns nothing and is a member of
+`hallwatch_app` (`grants.sql`), so even a statement the application did not mean to run cannot
+rewrite the audit log, truncate a table or switch its triggers off. On the embedded server that login
+role, `hallwatch_service`, is made for it; on an external one it is HALLWATCH_SERVICE_DATABASE_URL
+(see docs/security.md), and without it the service runs as the owner and says so at start."""
 
 from __future__ import annotations
 
@@ -14,6 +21,7 @@ from pathlib import Path
 
 import platformdirs
 import psycopg
+from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
 from core.errors import DatabaseError
@@ -22,6 +30,8 @@ from core.redact import redact_text, redact_url
 log = logging.getLogger(__name__)
 
 DATABASE_URL_ENV = "HALLWATCH_DATABASE_URL"
+SERVICE_DATABASE_URL_ENV = "HALLWATCH_SERVICE_DATABASE_URL"
+SERVICE_ROLE = "hallwatch_service"  # the embedded server's login for the service
 
 
 def default_data_dir() -> Path:
@@ -34,9 +44,14 @@ def default_data_dir() -> Path:
 
 @dataclass
 class Database:
-    dsn: str
+    dsn: str  # what the pool connects with: the service's role
     pool: ConnectionPool
     embedded: bool
+    owner_dsn: str = ""  # the owner of the tables, for migrations; empty: the same as dsn
+
+    @property
+    def migration_dsn(self) -> str:
+        return self.owner_dsn or self.dsn
 
     @property
     def safe_dsn(self) -> str:
@@ -45,36 +60,70 @@ class Database:
 
 @contextmanager
 def open_database(
-    *, data_dir: Path | None = None, dsn: str | None = None, pool_size: int = 8, migrate: bool = True
+    *, data_dir: Path | None = None, dsn: str | None = None, service_dsn: str | None = None, pool_size: int = 8,
+    migrate: bool = True,
 ) -> Iterator[Database]:
-    """Yield a migrated database with a connection pool; an embedded server is stopped on exit
-    unless another process still holds it."""
+    """Yield a migrated database with a connection pool of the service's role; an embedded server is
+    stopped on exit unless another process still holds it. `dsn` is the owner's (migrations),
+    `service_dsn` the service's login; each defaults to its environment variable."""
     dsn = dsn or os.environ.get(DATABASE_URL_ENV)
+    service_dsn = service_dsn or os.environ.get(SERVICE_DATABASE_URL_ENV)
     if dsn:
-        yield from _opened(dsn, embedded=False, pool_size=pool_size, migrate=migrate)
+        yield from _opened(dsn, service_dsn, embedded=False, pool_size=pool_size, migrate=migrate)
         return
     with embedded_server(data_dir or default_data_dir()) as embedded_dsn:
-        yield from _opened(embedded_dsn, embedded=True, pool_size=pool_size, migrate=migrate)
+        yield from _opened(embedded_dsn, service_dsn, embedded=True, pool_size=pool_size, migrate=migrate)
 
 
-def _opened(dsn: str, *, embedded: bool, pool_size: int, migrate: bool) -> Iterator[Database]:
+def _opened(owner_dsn: str, service_dsn: str | None, *, embedded: bool, pool_size: int,
+            migrate: bool) -> Iterator[Database]:
     from storage.migrate import apply_migrations
 
-    check_connection(dsn)  # a clear error at once, rather than the pool retrying until its timeout
-    pool = ConnectionPool(dsn, min_size=1, max_size=pool_size, open=False, name="hallwatch",
+    check_connection(owner_dsn)  # a clear error at once, rather than the pool retrying until its timeout
+    if migrate:
+        apply_migrations(owner_dsn)
+    if service_dsn is None and embedded:
+        service_dsn = service_login(owner_dsn)
+    if service_dsn is None:
+        service_dsn = owner_dsn
+        if _owns_tables(owner_dsn):
+            log.warning("the service connects as the owner of its tables (%s): the audit log is append-only "
+                        "only against the application's own statements; set %s to a login role in "
+                        "hallwatch_app (docs/security.md)", redact_url(owner_dsn), SERVICE_DATABASE_URL_ENV)
+    pool = ConnectionPool(service_dsn, min_size=1, max_size=pool_size, open=False, name="hallwatch",
                           check=ConnectionPool.check_connection)
     try:
         pool.open(wait=True, timeout=15.0)
     except Exception as exc:
         pool.close()
-        raise DatabaseError(f"cannot connect to {redact_url(dsn)}: {redact_text(str(exc))}") from None
+        raise DatabaseError(f"cannot connect to {redact_url(service_dsn)}: {redact_text(str(exc))}") from None
     try:
-        db = Database(dsn=dsn, pool=pool, embedded=embedded)
-        if migrate:
-            apply_migrations(db.pool)
-        yield db
+        yield Database(dsn=service_dsn, pool=pool, embedded=embedded,
+                       owner_dsn="" if service_dsn == owner_dsn else owner_dsn)
     finally:
         pool.close()
+
+
+def service_login(owner_dsn: str) -> str:
+    """The DSN of the service's own login role on the owner's server, made if missing: a member of
+    hallwatch_app that owns nothing and may do nothing else (needs an owner allowed to create roles,
+    as the embedded server's superuser is; the server must let it log in, as the embedded one's
+    local socket does)."""
+    with psycopg.connect(owner_dsn, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'hallwatch_app'").fetchone():
+            conn.execute("CREATE ROLE hallwatch_app NOLOGIN")  # as migration 010 would
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (SERVICE_ROLE,)).fetchone():
+            conn.execute(f"CREATE ROLE {SERVICE_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+                         "NOBYPASSRLS IN ROLE hallwatch_app")
+    return make_conninfo(owner_dsn, user=SERVICE_ROLE, password="")
+
+
+def _owns_tables(dsn: str) -> bool:
+    """Whether this login is a superuser or owns a table of ours."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT rolsuper OR EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema()"
+                           " AND tableowner = current_user) FROM pg_roles WHERE rolname = current_user").fetchone()
+    return bool(row and row[0])
 
 
 @contextmanager
