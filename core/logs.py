@@ -1,5 +1,6 @@
 """Logging setup. A filter masks URL passwords in every record as a last line of defence: code
-redacts URLs itself, but library messages (FFmpeg, psycopg) may quote them."""
+redacts URLs itself, but library messages (FFmpeg, psycopg) and the tracebacks of their exceptions
+may quote them."""
 
 from __future__ import annotations
 
@@ -11,11 +12,22 @@ from core.redact import redact_text
 
 
 class RedactingFilter(logging.Filter):
+    """Masks the message, the traceback and the stack of a record. The traceback is formatted here,
+    once, into `exc_text`, which every formatter then uses as it is."""
+
+    _formatter = logging.Formatter()
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         redacted = redact_text(message)
         if redacted != message:
             record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._formatter.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info)
         return True
 
 

@@ -4,7 +4,11 @@ logged, raised, returned by the API or stored."""
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^@/\s]*)@")
+# The user information runs to the authority's LAST "@" (a password may itself hold "@"), and the
+# authority ends at the first "/", whitespace or quote.
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/\s'\"]*)@")
+# libpq's key=value connection strings, as psycopg quotes them in errors: password=secret or 'se cret'.
+_CONNINFO_PASSWORD = re.compile(r"(?P<key>\bpassword\s*=\s*)(?P<value>'(?:[^'\\]|\\.)*'|[^\s'\"]+)", re.IGNORECASE)
 
 
 def redact_url(url: str) -> str:
@@ -22,10 +26,11 @@ def redact_url(url: str) -> str:
 
 
 def redact_text(text: str) -> str:
-    """Mask the password of every URL inside free text (error messages from libraries)."""
+    """Mask the password of every URL inside free text (error messages from libraries, tracebacks),
+    and every `password=...` of a key=value connection string."""
 
     def mask(match: re.Match[str]) -> str:
         user, sep, _ = match["userinfo"].partition(":")
         return f"{match['scheme']}{user}:***@" if sep else match.group(0)
 
-    return _USERINFO.sub(mask, text)
+    return _CONNINFO_PASSWORD.sub(r"\g<key>***", _USERINFO.sub(mask, text))

@@ -66,7 +66,9 @@ def run_service(site: SiteConfig, *, host: str, port: int, data_dir: Path | None
         rollups.start()
         app = create_app(site, db.pool)
         app.state.overlay_hub = overlays
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port,
+        # log_config=None: uvicorn's records (tracebacks of failed requests among them) go to our
+        # handler, which masks credentials, rather than to handlers of its own.
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None,
                                                log_level="warning", access_log=False))
         log.info("web app: http://%s:%d", host, port)
         try:
