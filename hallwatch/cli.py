@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import re
+import signal
 import sys
 import tempfile
 import threading
@@ -207,9 +208,27 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop_on_sigterm() -> object:
+    """SIGTERM (what service managers and `docker stop` send) stops hallwatch as Ctrl-C does: the
+    main thread unwinds, so the web app, the pipeline, the camera simulator and the embedded
+    PostgreSQL are all stopped on the way out. (Without this, uvicorn re-raises the SIGTERM it
+    caught under the default handler, which ends the process at once and orphans the children.)
+    Further SIGTERMs during that shutdown are ignored."""
+
+    def terminate(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        log.info("SIGTERM: stopping")
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, terminate)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level)
+    previous = _stop_on_sigterm()
     try:
         return int(args.func(args))
     except HallwatchError as exc:
@@ -217,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":
