@@ -67,12 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: until the end)")
     analyze.set_defaults(func=cmd_analyze)
 
-    db = commands.add_parser("db", help="database administration")
-    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
-    migrate = db_commands.add_parser("migrate", help="apply pending migrations")
-    migrate.add_argument("--data-dir", type=Path, help="embedded database location")
-    migrate.set_defaults(func=cmd_db_migrate)
-
     config = commands.add_parser("config", help="site file tools")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="CONFIG_COMMAND")
     check = config_commands.add_parser("check", help="validate a site file")
@@ -105,17 +99,6 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     zones = sum(len(c.zones) for _, c in cameras)
     print(f"{args.file}: ok: {len(site.cities)} cities, {len(site.halls)} halls, "
           f"{sum(len(h.windows) for h in site.halls)} windows, {len(cameras)} cameras, {zones} zones")
-    return 0
-
-
-def cmd_db_migrate(args: argparse.Namespace) -> int:
-    from storage import open_database
-    from storage.migrate import apply_migrations
-
-    with open_database(data_dir=args.data_dir, migrate=False) as db:
-        applied = apply_migrations(db.migration_dsn)
-        print(f"{db.safe_dsn}: " + (", ".join(f"applied {m.version:03d}_{m.name}" for m in applied)
-                                   or "up to date"))
     return 0
 
 

