@@ -196,12 +196,13 @@ def _stop_on_sigterm() -> object:
     main thread unwinds, so the web app, the pipeline, the camera simulator and the embedded
     PostgreSQL are all stopped on the way out. (Without this, uvicorn re-raises the SIGTERM it
     caught under the default handler, which ends the process at once and orphans the children.)
-    Further SIGTERMs during that shutdown are ignored."""
+    Further SIGTERMs during that shutdown are ignored; a clean stop exits 0, as service managers
+    expect of a service they asked to stop."""
 
     def terminate(signum: int, frame: object) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         log.info("SIGTERM: stopping")
-        raise SystemExit(128 + signum)
+        raise SystemExit(0)
 
     if threading.current_thread() is not threading.main_thread():
         return None
