@@ -55,13 +55,15 @@ def load_detector(config: DetectorConfig) -> Detector:
         detector = OnnxDetector(
             _runnable(path, config), confidence=config.confidence, iou=config.iou, threads=config.threads,
             person_class_ids=None if every_class else entry.person_class_ids, fit_frames=config.fit_frames,
+            providers=[p.value for p in config.providers],
         )
         verify(entry, path, detector=detector)
         log.info("model %s: %s verified against the registry (sha256 %s, input %s, licence %s)",
                  entry.id, path, entry.sha256, entry.input_label, entry.licence)
         return detector
     detector = OnnxDetector(_runnable(path, config), confidence=config.confidence, iou=config.iou,
-                            threads=config.threads, fit_frames=config.fit_frames)
+                            threads=config.threads, fit_frames=config.fit_frames,
+                            providers=[p.value for p in config.providers])
     log.warning("model %s is not in the model registry (sha256 %s); using what the file says: input %s, "
                 "classes %s", path, sha256_of(path), detector.input_shape,
                 detector.class_names if detector.class_names is not None else detector.num_classes)

@@ -41,11 +41,13 @@ class OnnxDetector:
         threads: int = 0,
         person_class_ids: Sequence[int] | None = None,
         fit_frames: bool = False,
+        providers: Sequence[str] = ("CPUExecutionProvider",),
     ) -> None:
         """`threads` = 0 lets onnxruntime use all cores; `person_class_ids` None = every class is a
         person; `fit_frames` runs each frame at its own aspect (e.g. 384x640 for 16:9 into a 640x640
-        model: the same pixels per person, ~0.6 of the cost). Raises ModelError when the file is
-        missing, not ONNX, or not YOLO-shaped."""
+        model: the same pixels per person, ~0.6 of the cost); `providers` are onnxruntime's execution
+        providers in order of preference. Raises ModelError when the file is missing, not ONNX, or not
+        YOLO-shaped, or a provider is not in this onnxruntime."""
         if not 0.0 < confidence < 1.0 or not 0.0 < iou < 1.0:
             raise ValueError(f"confidence and iou must lie in (0, 1), got {confidence} and {iou}")
         if threads < 0:
@@ -54,7 +56,8 @@ class OnnxDetector:
         self.confidence = confidence
         self.iou = iou
         self._threads = threads
-        self._session = _open_session(self.path, threads)
+        self.providers = check_providers(providers)
+        self._session = _open_session(self.path, threads, self.providers)
         self._input = self._session.get_inputs()[0]
         self._input_size, self._input_dtype = _check_input(self.path, self._session)
         self.fit_frames = fit_frames
@@ -118,7 +121,7 @@ class OnnxDetector:
         if not all(isinstance(side, int) for side in declared):  # dynamic: the file takes any size
             return self._session
         log.info("%s: building a %dx%d input from its %dx%d graph", self.path, *size, *self._input_size)
-        return _open_session(self.path, self._threads, resize_input(self.path, *size))
+        return _open_session(self.path, self._threads, self.providers, resize_input(self.path, *size))
 
     def detect_batch(self, frames: Sequence[np.ndarray]) -> list[Detections]:
         return [self.detect(frame) for frame in frames]
@@ -175,7 +178,18 @@ def letterbox_blob(frame: np.ndarray, size: tuple[int, int],
     return blob.astype(dtype, copy=False), ratio, (left, top)
 
 
-def _open_session(path: Path, threads: int, graph: bytes | None = None) -> ort.InferenceSession:
+def check_providers(providers: Sequence[str]) -> list[str]:
+    """The providers as asked, if this onnxruntime has each; else ModelError naming what it has."""
+    available = ort.get_available_providers()
+    missing = [p for p in providers if p not in available]
+    if not providers or missing:
+        raise ModelError(f"execution provider(s) {', '.join(missing) or '(none)'} not available in this onnxruntime "
+                         f"({ort.__version__}); it has: {', '.join(available)}")
+    return list(providers)
+
+
+def _open_session(path: Path, threads: int, providers: Sequence[str] = ("CPUExecutionProvider",),
+                  graph: bytes | None = None) -> ort.InferenceSession:
     """A session for the file, or for `graph` (the file rebuilt, e.g. for another input size)."""
     if not path.exists():
         raise ModelError(f"{path}: no such model file")
@@ -191,7 +205,7 @@ def _open_session(path: Path, threads: int, graph: bytes | None = None) -> ort.I
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path) if graph is None else graph, sess_options=options,
-                                    providers=["CPUExecutionProvider"])
+                                    providers=list(providers))
     except Exception as exc:  # onnxruntime raises its own pybind exception types
         raise ModelError(f"{path}: not a valid ONNX model: {exc}") from exc
 

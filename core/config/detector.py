@@ -20,6 +20,16 @@ class Precision(StrEnum):
     fp32 = "fp32"  # the file as it is
 
 
+class Provider(StrEnum):
+    """onnxruntime execution providers hallwatch knows how to ask for (each needs its onnxruntime
+    build: onnxruntime-gpu for CUDA and TensorRT, onnxruntime-openvino for OpenVINO)."""
+
+    tensorrt = "TensorrtExecutionProvider"
+    cuda = "CUDAExecutionProvider"
+    openvino = "OpenVINOExecutionProvider"
+    cpu = "CPUExecutionProvider"
+
+
 class MotionConfig(Strict):
     enabled: bool = Field(default=True, description="run the detector only when the zones changed since it last "
                                                     "looked, or when refresh_s has passed; else reuse its boxes")
@@ -51,4 +61,9 @@ class DetectorConfig(Strict):
                                          "multiple of 32, as Ultralytics predicts) rather than letterboxed into the "
                                          "model's square: same pixels per person, ~0.6 of the cost for 16:9 frames")
     mode: DetectionMode = Field(default=DetectionMode.frame, description="what the detector sees of each frame")
+    providers: list[Provider] = Field(
+        default_factory=lambda: [Provider.cpu], min_length=1, max_length=4,
+        description="onnxruntime execution providers in order of preference (TensorrtExecutionProvider, "
+                    "CUDAExecutionProvider, OpenVINOExecutionProvider, CPUExecutionProvider); one this "
+                    "onnxruntime lacks is an error at start, naming the ones it has")
     motion: MotionConfig = MotionConfig()
