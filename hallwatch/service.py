@@ -67,8 +67,9 @@ def run_service(site: SiteConfig, *, host: str, port: int, data_dir: Path | None
         app = create_app(site, db.pool)
         app.state.overlay_hub = overlays
         # log_config=None: uvicorn's records (tracebacks of failed requests among them) go to our
-        # handler, which masks credentials, rather than to handlers of its own.
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None,
+        # handler, which masks credentials, rather than to handlers of its own. proxy_headers=False:
+        # the app itself honours X-Forwarded-For, and only from `auth.trusted_proxies`.
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None, proxy_headers=False,
                                                log_level="warning", access_log=False))
         log.info("web app: http://%s:%d", host, port)
         try:

@@ -114,7 +114,9 @@ def current_user(request: Request, conn: DbConn,
         session = session_for(conn, cookie) if cookie else None
         if session is None:
             raise login_required(request)
-        if request.method not in SAFE_METHODS and not hmac.compare_digest(csrf or "", session.csrf_token):
+        # Compared as bytes: compare_digest refuses str with non-ASCII characters (a 500, not a 403).
+        if request.method not in SAFE_METHODS and not hmac.compare_digest((csrf or "").encode(),
+                                                                          session.csrf_token.encode()):
             raise HTTPException(status_code=403, detail="CSRF token missing or wrong")
         request.state.csrf_token = session.csrf_token
         user = session.user

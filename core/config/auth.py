@@ -3,7 +3,7 @@ records' deadlines (`records:`)."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, IPvAnyNetwork
 
 from core.config.base import Strict
 
@@ -16,6 +16,10 @@ class AuthConfig(Strict):
                                           "before further attempts are refused")
     failure_window_s: float = Field(default=900.0, ge=10, le=86400, description="lockout window, seconds")
     secure_cookies: bool = Field(default=False, description="mark the session cookie Secure (behind HTTPS)")
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list, max_length=64,
+        description="addresses of reverse proxies whose X-Forwarded-For names the client (e.g. 10.0.0.5/32); "
+                    "from anyone else the header is ignored")
 
 
 

@@ -61,8 +61,8 @@ class DetectorConfig(Strict):
                                          "multiple of 32, as Ultralytics predicts) rather than letterboxed into the "
                                          "model's square: same pixels per person, ~0.6 of the cost for 16:9 frames")
     mode: DetectionMode = Field(default=DetectionMode.frame, description="what the detector sees of each frame")
-    providers: list[Provider] = Field(
-        default_factory=lambda: [Provider.cpu], min_length=1, max_length=4,
+    providers: tuple[Provider, ...] = Field(  # a tuple: the config is hashable (the evaluation keys detectors by it)
+        default=(Provider.cpu,), min_length=1, max_length=4,
         description="onnxruntime execution providers in order of preference (TensorrtExecutionProvider, "
                     "CUDAExecutionProvider, OpenVINOExecutionProvider, CPUExecutionProvider); one this "
                     "onnxruntime lacks is an error at start, naming the ones it has")

@@ -1,4 +1,8 @@
-"""`hallwatch users add|list|disable|token`: user administration on the server."""
+"""`hallwatch users add|list|disable|token`: user administration on the server.
+
+These commands are run locally by the machine's operator, who holds the database itself, so they are not
+confined to a scope: they call `storage.auth.users` with `by=None` (every user, any scope). Administrators
+in the web app and the API are confined to their own scope (`by=admin`)."""
 
 from __future__ import annotations
 
@@ -83,7 +87,7 @@ def cmd_users_list(args: argparse.Namespace) -> int:
     from storage.auth.users import list_users
 
     with open_database(data_dir=args.data_dir) as db, db.pool.connection() as conn:
-        for user in list_users(conn):
+        for user in list_users(conn, by=None):  # the operator: every user
             print(f"{user.name}\t{user.role.value}\t{user.scope.path}\t{'active' if user.active else 'disabled'}")
     return 0
 
@@ -94,7 +98,7 @@ def cmd_users_disable(args: argparse.Namespace) -> int:
     from storage.auth.users import set_active
 
     with open_database(data_dir=args.data_dir) as db, db.pool.connection() as conn:
-        user = set_active(conn, name=args.name, active=False)
+        user = set_active(conn, name=args.name, active=False, by=None)  # the operator: any user
         audit(conn, user=None, action="user.disable", subject=f"user/{user.id}",
               details={"name": user.name, "via": "cli"})
     print(f"disabled {user.name}")
@@ -109,7 +113,7 @@ def cmd_users_token(args: argparse.Namespace) -> int:
     from storage.auth.users import UserError, find_user
 
     with open_database(data_dir=args.data_dir) as db, db.pool.connection() as conn:
-        user = find_user(conn, name=args.name)
+        user = find_user(conn, name=args.name)  # the operator: any user
         if user is None or not user.active:
             raise UserError(f"no active user {args.name!r}")
         token = create_token(conn, user=user, label=args.label, config=AuthConfig(), days=args.days)

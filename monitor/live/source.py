@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import av
 import av.error
@@ -36,9 +36,14 @@ class DecodedFrame:
     seq: int
     ts: float  # time.monotonic() of arrival
     frame: av.VideoFrame
+    _convert: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def bgr(self) -> np.ndarray:
-        return self.frame.to_ndarray(format="bgr24")
+        """A new BGR array of the picture. Any thread: the frame's one colour converter (PyAV keeps
+        one per frame, and runs it without the GIL) is used by one thread at a time; two at once crash
+        the process."""
+        with self._convert:
+            return self.frame.to_ndarray(format="bgr24")
 
 
 class CameraSource:
@@ -57,6 +62,7 @@ class CameraSource:
         self._frame_watchers = 0
         self._latest: DecodedFrame | None = None
         self._jpeg: tuple[int, bytes] | None = None
+        self._encoding = threading.Lock()  # one JPEG encoding at a time: clients asking together share it
         self._thread: threading.Thread | None = None
         self._closed = threading.Event()
         self.state = "idle"  # idle | connecting | live | reconnecting | closed
@@ -118,13 +124,12 @@ class CameraSource:
         frame = self.wait_frame(after_seq, timeout)
         if frame is None:
             return None
-        with self._cond:
-            if self._jpeg is not None and self._jpeg[0] == frame.seq:
+        with self._encoding:
+            if self._jpeg is not None and self._jpeg[0] >= frame.seq:
                 return self._jpeg
-        ok, jpeg = cv2.imencode(".jpg", frame.bgr(), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-        if not ok:
-            return None
-        with self._cond:
+            ok, jpeg = cv2.imencode(".jpg", frame.bgr(), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+            if not ok:
+                return None
             self._jpeg = (frame.seq, jpeg.tobytes())
             return self._jpeg
 

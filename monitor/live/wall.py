@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
@@ -28,7 +28,12 @@ from monitor.live.overlay import Overlay, OverlayHub
 from monitor.live.source import CameraSource
 from monitor.live.track import ForwardedTrack
 
+if TYPE_CHECKING:
+    from monitor.live.viewers import Viewer
+
 log = logging.getLogger(__name__)
+
+END_FLUSH_S = 1.0  # how long an ended peer waits for its "end" message to leave
 
 
 class UnknownCamera(HallwatchError):
@@ -64,6 +69,8 @@ class Peer:
     track: ForwardedTrack
     blurred: bool
     tasks: list[asyncio.Task[None]]
+    viewer: Viewer | None = None           # the right it is watched with; ending it ends the peer
+    channel: RTCDataChannel | None = None  # the overlay channel, once the browser opened it
 
 
 class LiveWall:
@@ -142,12 +149,15 @@ class LiveWall:
 
     # -- WebRTC --------------------------------------------------------------------------------------
 
-    async def answer(self, hall_id: str, camera_id: str, sdp: str, *, faces: bool) -> RTCSessionDescription:
+    async def answer(self, hall_id: str, camera_id: str, sdp: str, *, faces: bool,
+                     viewer: Viewer | None = None) -> RTCSessionDescription:
+        """The answer to a browser's offer; the peer lives until either side closes it or `viewer`
+        is ended (then the overlay channel says why, and the peer closes)."""
         camera = self.camera(hall_id, camera_id)
         fanout, blurred = self.stream_for(hall_id, camera_id, faces=faces)
         track = ForwardedTrack(fanout)
         pc = RTCPeerConnection()
-        peer = Peer(pc=pc, camera=camera, track=track, blurred=blurred, tasks=[])
+        peer = Peer(pc=pc, camera=camera, track=track, blurred=blurred, tasks=[], viewer=viewer)
         self._peers[pc] = peer
         # The sending transceiver exists before the offer is applied, so that its codec preference
         # (H.264 only: the packets are H.264) rules the negotiation; aiortc would pick VP8 otherwise.
@@ -174,6 +184,7 @@ class LiveWall:
         @pc.on("datachannel")
         def on_channel(channel: RTCDataChannel) -> None:
             if channel.label == "overlay":
+                peer.channel = channel
                 peer.tasks.append(asyncio.ensure_future(self._pump_overlay(peer, channel)))
 
         try:
@@ -182,6 +193,8 @@ class LiveWall:
             await self._close_peer(pc)
             raise
         self._ensure_poller()
+        if viewer is not None:
+            viewer.on_end(lambda reason: self._end_peer(pc, reason))
         log.info("%s: viewer joined (%s stream, %d peers)", camera.key, "blurred" if blurred else "camera",
                  len(self._peers))
         return pc.localDescription
@@ -193,8 +206,31 @@ class LiveWall:
         peer.track.stop()
         for task in peer.tasks:
             task.cancel()
+        if peer.viewer is not None:
+            peer.viewer.close()
         await pc.close()
         log.info("%s: viewer left (%d peers)", peer.camera.key, len(self._peers))
+
+    async def _end_peer(self, pc: RTCPeerConnection, reason: str) -> None:
+        """Tell the browser why over the overlay channel (best effort, briefly), then close the peer."""
+        peer = self._peers.get(pc)
+        if peer is None:
+            return
+        for task in peer.tasks:
+            task.cancel()  # no overlay after the end
+        channel = peer.channel
+        if channel is not None and channel.readyState == "open":
+            flushed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+            @channel.on("bufferedamountlow")
+            def on_flushed() -> None:
+                if not flushed.done():
+                    flushed.set_result(None)
+
+            with contextlib.suppress(Exception):  # the channel may close under us
+                channel.send(json.dumps({"type": "end", "reason": reason}))
+                await asyncio.wait_for(flushed, END_FLUSH_S)
+        await self._close_peer(pc)
 
     @property
     def peers(self) -> int:

@@ -11,13 +11,11 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from monitor.api import CasePublic, ExcusePublic, Limit, Offset, Page, case_error
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
-from monitor.routes._shared import Page, http_error
-from monitor.routes.cases import CasePublic, Limit, Offset, case_error, case_row, public
-from monitor.routes.rosters import ExcusePublic
 from storage.auth.model import Role, User
 from storage.records.alerts import AckCreate, AlertFilter, AlertKind, AlertState, acknowledge, get_alert, list_alerts
-from storage.records.cases import CaseCreate, DueAt, SourceKind, create_case
+from storage.records.cases import CaseCreate, DueAt, SourceKind, create_case, get_case
 from storage.records.common import RecordError, check_filter_scope
 
 router = APIRouter()
@@ -70,10 +68,7 @@ Filter = Annotated[AlertFilter, Depends(alert_filter)]
 def read_alerts(conn: DbConn, site: SiteDep, user: CurrentUser, where: Filter, limit: Limit = 50,
                 offset: Offset = 0) -> Page[AlertPublic]:
     """Events inside the caller's scope: open ones first, each group newest first."""
-    try:
-        check_filter_scope(conn, user, hall_id=where.hall_id, city_id=where.city_id)
-    except RecordError as exc:
-        raise http_error(exc) from None
+    check_filter_scope(conn, user, hall_id=where.hall_id, city_id=where.city_id)
     rows, total = list_alerts(conn, user=user, where=where, limit=limit, offset=offset,
                               timezone=site.scorecards.timezone)
     return Page[AlertPublic](data=[AlertPublic(**r) for r in rows], count=total, limit=limit, offset=offset)
@@ -81,20 +76,13 @@ def read_alerts(conn: DbConn, site: SiteDep, user: CurrentUser, where: Filter, l
 
 @router.get("/api/v1/alerts/{alert_id}", tags=["alerts"], responses={404: {}})
 def read_alert(alert_id: AlertId, conn: DbConn, site: SiteDep, user: CurrentUser) -> AlertPublic:
-    try:
-        return AlertPublic(**get_alert(conn, user=user, alert_id=alert_id, timezone=site.scorecards.timezone))
-    except RecordError as exc:
-        raise http_error(exc) from None
+    return AlertPublic(**get_alert(conn, user=user, alert_id=alert_id, timezone=site.scorecards.timezone))
 
 
 @router.post("/api/v1/alerts/{alert_id}/ack", tags=["alerts"], responses={404: {}, 409: {}})
 def acknowledge_alert(alert_id: AlertId, body: AckCreate, conn: DbConn, site: SiteDep, user: Handler) -> AlertPublic:
     """Who acknowledged, when, and a note; once per alert (409 names who did it first)."""
-    try:
-        return AlertPublic(**acknowledge(conn, user=user, alert_id=alert_id, ack=body,
-                                         timezone=site.scorecards.timezone))
-    except RecordError as exc:
-        raise http_error(exc) from None
+    return AlertPublic(**acknowledge(conn, user=user, alert_id=alert_id, ack=body, timezone=site.scorecards.timezone))
 
 
 @router.post("/api/v1/alerts/{alert_id}/case", tags=["alerts"], status_code=201, responses={404: {}, 409: {}})
@@ -106,15 +94,12 @@ def alert_to_case(alert_id: AlertId, body: AlertCaseCreate, conn: DbConn, user: 
         case_id = create_case(conn, user=user, data=data, config=site.records)
     except RecordError as exc:
         raise case_error(exc) from None
-    return public(case_row(conn, user, case_id, site))
+    return CasePublic.from_row(get_case(conn, user=user, case_id=case_id, timezone=site.scorecards.timezone))
 
 
 @router.get("/alerts", response_class=HTMLResponse, include_in_schema=False)
 def alerts_page(request: Request, conn: DbConn, user: CurrentUser, where: Filter) -> HTMLResponse:
     """The list is filled and refreshed by /static/alerts/alerts.js from the API."""
-    try:
-        check_filter_scope(conn, user, hall_id=where.hall_id, city_id=where.city_id)
-    except RecordError as exc:
-        raise http_error(exc) from None
+    check_filter_scope(conn, user, hall_id=where.hall_id, city_id=where.city_id)
     return templates.TemplateResponse(request, "alerts.html", {
         "where": where, "kinds": list(AlertKind), "can_handle": user.role in HANDLERS, "query": request.url.query})

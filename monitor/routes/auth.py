@@ -11,10 +11,21 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from monitor.deps import SESSION_COOKIE, AuthDep, CurrentUser, DbConn, NavItem, require_roles, templates
+from monitor.live.viewers import end_live_streams
 from storage.auth.audit import audit, audit_rows
 from storage.auth.model import Role, Scope, ScopeError, User
 from storage.auth.sessions import LoginRefused, create_session, create_token, end_session, login
-from storage.auth.users import UserError, count_users, create_user, list_users, set_active
+from storage.auth.users import (
+    UserError,
+    UserNotFound,
+    UserRefused,
+    count_users,
+    create_user,
+    list_tokens,
+    list_users,
+    revoke_tokens,
+    set_active,
+)
 
 router = APIRouter()
 nav = [NavItem("Users", "/users", frozenset({Role.admin}), order=90),
@@ -62,6 +73,7 @@ def logout(request: Request, conn: DbConn, user: CurrentUser) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         end_session(conn, token)
+        end_live_streams(request.app, session_token=token, reason="sign-in ended")  # at once, not at the next check
     audit(conn, user=user, action="auth.logout", subject=f"user/{user.id}", details={})
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -125,14 +137,18 @@ def read_me(user: CurrentUser) -> UserPublic:
 
 @router.get("/api/v1/users", tags=["auth"])
 def read_users(conn: DbConn, admin: Admin) -> list[UserPublic]:
-    return [UserPublic.of(u) for u in list_users(conn)]
+    """The users inside the admin's scope."""
+    return [UserPublic.of(u) for u in list_users(conn, by=admin)]
 
 
-@router.post("/api/v1/users", tags=["auth"], status_code=201, responses={409: {}})
+@router.post("/api/v1/users", tags=["auth"], status_code=201, responses={403: {}, 409: {}})
 def create_user_api(body: UserCreate, conn: DbConn, admin: Admin) -> UserPublic:
+    """A new user, whose scope must lie inside the admin's own (403 otherwise)."""
     try:
         user = create_user(conn, name=body.name, role=body.role, scope=Scope.parse(body.scope),
-                           password=body.password)
+                           password=body.password, by=admin)
+    except UserRefused as exc:
+        raise HTTPException(status_code=403, detail=str(exc)) from None
     except (UserError, ScopeError) as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     audit(conn, user=admin, action="user.create", subject=f"user/{user.id}",
@@ -140,14 +156,59 @@ def create_user_api(body: UserCreate, conn: DbConn, admin: Admin) -> UserPublic:
     return UserPublic.of(user)
 
 
+UserName = Annotated[str, PathParam(max_length=64)]
+
+
 @router.post("/api/v1/users/{name}/disable", tags=["auth"], responses={404: {}})
-def disable_user_api(name: Annotated[str, PathParam(max_length=64)], conn: DbConn, admin: Admin) -> UserPublic:
+def disable_user_api(request: Request, name: UserName, conn: DbConn, admin: Admin) -> UserPublic:
+    """Disable a user inside the admin's scope (404 for anyone else), ending their sessions, tokens and live
+    streams."""
     try:
-        user = set_active(conn, name=name, active=False)
-    except UserError as exc:
+        user = set_active(conn, name=name, active=False, by=admin)
+    except UserNotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
+    end_live_streams(request.app, user_id=user.id, reason="user disabled")
     audit(conn, user=admin, action="user.disable", subject=f"user/{user.id}", details={"name": name})
     return UserPublic.of(user)
+
+
+class ApiTokenPublic(BaseModel):
+    id: int
+    label: str
+    created_at: datetime
+    expires_at: datetime
+    revoked: bool
+    expired: bool
+
+
+class TokenRevoke(BaseModel):
+    id: int | None = Field(default=None, ge=1, le=2**62, description="the token to revoke; none: every one")
+
+
+class TokensRevoked(BaseModel):
+    revoked: list[int]
+
+
+@router.get("/api/v1/users/{name}/tokens", tags=["auth"], responses={404: {}})
+def read_user_tokens(name: UserName, conn: DbConn, admin: Admin) -> list[ApiTokenPublic]:
+    """The API tokens of a user inside the admin's scope (404 for anyone else); never their secrets."""
+    try:
+        return [ApiTokenPublic(**row) for row in list_tokens(conn, name=name, by=admin)]
+    except UserNotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+
+
+@router.post("/api/v1/users/{name}/tokens/revoke", tags=["auth"], responses={404: {}})
+def revoke_user_tokens(name: UserName, conn: DbConn, admin: Admin, body: TokenRevoke | None = None) -> TokensRevoked:
+    """Revoke one API token (`id`) or every one (no body) of a user inside the admin's scope (404 for anyone
+    else)."""
+    try:
+        user, revoked = revoke_tokens(conn, name=name, by=admin, token_id=body.id if body else None)
+    except UserNotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    audit(conn, user=admin, action="auth.token_revoked", subject=f"user/{user.id}",
+          details={"name": name, "tokens": revoked})
+    return TokensRevoked(revoked=revoked)
 
 
 class AuditPublic(BaseModel):
@@ -165,19 +226,20 @@ def read_audit(conn: DbConn, admin: Admin, subject: Annotated[str | None, Query(
                action: Annotated[str | None, Query(max_length=100)] = None,
                limit: Annotated[int, Query(ge=1, le=500)] = 100,
                offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[AuditPublic]:
-    return [AuditPublic(**row) for row in audit_rows(conn, subject=subject, action=action, limit=limit,
+    """The newest audit rows about records the admin may see (a province admin: all)."""
+    return [AuditPublic(**row) for row in audit_rows(conn, reader=admin, subject=subject, action=action, limit=limit,
                                                         offset=offset)]
 
 
 @router.get("/users", response_class=HTMLResponse, include_in_schema=False)
 def users_page(request: Request, conn: DbConn, admin: Admin) -> HTMLResponse:
-    return templates.TemplateResponse(request, "users.html", {"users": list_users(conn)})
+    return templates.TemplateResponse(request, "users.html", {"users": list_users(conn, by=admin)})
 
 
 @router.get("/audit", response_class=HTMLResponse, include_in_schema=False)
 def audit_page(request: Request, conn: DbConn, admin: Admin,
                subject: Annotated[str | None, Query(max_length=200)] = None,
                offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> HTMLResponse:
-    rows = audit_rows(conn, subject=subject or None, limit=100, offset=offset)
+    rows = audit_rows(conn, reader=admin, subject=subject or None, limit=100, offset=offset)
     return templates.TemplateResponse(request, "audit.html", {"rows": rows, "subject": subject or "",
                                                               "offset": offset})

@@ -11,12 +11,10 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
+from monitor.api import CasePublic, Limit, Offset, Page, case_error, case_source_url, status_of
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
-from monitor.routes._shared import Page, http_error
-from monitor.routes.complaints import Limit, Offset, StepPublic
-from monitor.routes.rosters import ExcusePublic
 from storage.auth.model import User
 from storage.records.cases import (
     CREATORS,
@@ -26,7 +24,6 @@ from storage.records.cases import (
     CaseTransition,
     CaseUpdate,
     SourceKind,
-    StepForbidden,
     change_status,
     create_case,
     get_case,
@@ -42,44 +39,6 @@ Creator = Annotated[User, Depends(require_roles(*CREATORS))]
 CaseId = Annotated[int, PathParam(ge=1, le=2**62)]
 
 
-class CasePublic(BaseModel):
-    id: int
-    source_kind: SourceKind
-    source_ref: str
-    source_url: str
-    hall_id: str
-    hall_name: str
-    city_id: str
-    inspection_id: int | None
-    title: str
-    owner: str | None
-    due_at: datetime
-    status: CaseStatus
-    status_at: datetime
-    rectification: str | None
-    verification: str | None
-    created_by: str | None
-    created_at: datetime
-    closed_at: datetime | None
-    overdue: bool
-    excused_by: list[ExcusePublic] | None = Field(
-        default=None, description="a case from an unstaffed window: the approved absences that excuse it")
-    steps: list[StepPublic] | None = None
-
-
-def source_url(row: dict[str, Any]) -> str:
-    """Where the case came from: the complaint, the inspection holding the finding, or the alert."""
-    if row["source_kind"] == SourceKind.complaint:
-        return f"/complaints/{row['source_ref']}"
-    if row["source_kind"] == SourceKind.finding:
-        return f"/inspections/{row['inspection_id']}#finding-{row['source_ref']}"
-    return f"/alerts?hall_id={row['hall_id']}#alert-{row['source_ref']}"
-
-
-def public(row: dict[str, Any]) -> CasePublic:
-    return CasePublic(**row, source_url=source_url(row))
-
-
 def case_filter(status: CaseStatus | None = None, include_closed: bool = False,
                 hall_id: Annotated[str | None, Query(max_length=63)] = None,
                 city_id: Annotated[str | None, Query(max_length=63)] = None,
@@ -92,27 +51,14 @@ def case_filter(status: CaseStatus | None = None, include_closed: bool = False,
 Filter = Annotated[CaseFilter, Depends(case_filter)]
 
 
-def case_error(exc: RecordError) -> HTTPException:
-    """As `http_error`, and 403 for a workflow step the role may not take; a bad owner names `owner`."""
-    if isinstance(exc, StepForbidden):
-        return HTTPException(status_code=403, detail=str(exc))
-    return http_error(exc, field="owner" if "user" in str(exc) else None)
-
-
 def _list(conn: DbConn, site: SiteDep, user: User, where: CaseFilter, limit: int,
           offset: int) -> tuple[list[dict], int]:
-    try:
-        check_filter_scope(conn, user, hall_id=where.hall_id, city_id=where.city_id)
-    except RecordError as exc:
-        raise http_error(exc) from None
+    check_filter_scope(conn, user, hall_id=where.hall_id, city_id=where.city_id)
     return list_cases(conn, user=user, where=where, limit=limit, offset=offset, timezone=site.scorecards.timezone)
 
 
-def case_row(conn: DbConn, user: User, case_id: int, site: SiteDep) -> dict[str, Any]:
-    try:
-        return get_case(conn, user=user, case_id=case_id, timezone=site.scorecards.timezone)
-    except RecordError as exc:
-        raise http_error(exc) from None
+def _case(conn: DbConn, user: User, case_id: int, site: SiteDep) -> dict[str, Any]:
+    return get_case(conn, user=user, case_id=case_id, timezone=site.scorecards.timezone)
 
 
 def _due(site: SiteDep, day: str) -> datetime | None:
@@ -130,7 +76,7 @@ def read_cases(conn: DbConn, site: SiteDep, user: CurrentUser, where: Filter, li
                offset: Offset = 0) -> Page[CasePublic]:
     """Open work (every case not closed) unless `status` or `include_closed`; overdue and soonest due first."""
     rows, total = _list(conn, site, user, where, limit, offset)
-    return Page[CasePublic](data=[public(r) for r in rows], count=total, limit=limit, offset=offset)
+    return Page[CasePublic](data=[CasePublic.from_row(r) for r in rows], count=total, limit=limit, offset=offset)
 
 
 @router.post("/api/v1/cases", tags=["cases"], status_code=201, responses={403: {}, 404: {}, 409: {}})
@@ -139,18 +85,19 @@ def create_case_api(body: CaseCreate, conn: DbConn, user: Creator, site: SiteDep
         case_id = create_case(conn, user=user, data=body, config=site.records)
     except RecordError as exc:
         raise case_error(exc) from None
-    return public(case_row(conn, user, case_id, site))
+    return CasePublic.from_row(_case(conn, user, case_id, site))
 
 
 @router.get("/api/v1/cases/{case_id}", tags=["cases"], responses={404: {}})
 def read_case(case_id: CaseId, conn: DbConn, site: SiteDep, user: CurrentUser) -> CasePublic:
-    return public(case_row(conn, user, case_id, site))
+    return CasePublic.from_row(_case(conn, user, case_id, site))
 
 
 @router.patch("/api/v1/cases/{case_id}", tags=["cases"], responses={404: {}, 409: {}})
 def update_case_api(case_id: CaseId, body: CaseUpdate, conn: DbConn, site: SiteDep, user: Creator) -> CasePublic:
     try:
-        return public(update_case(conn, user=user, case_id=case_id, change=body, timezone=site.scorecards.timezone))
+        return CasePublic.from_row(update_case(conn, user=user, case_id=case_id, change=body,
+                                               timezone=site.scorecards.timezone))
     except RecordError as exc:
         raise case_error(exc) from None
 
@@ -161,7 +108,8 @@ def transition_case(case_id: CaseId, body: CaseTransition, conn: DbConn, site: S
     """open → rectified (hall, owner) → verified (someone outside the hall) → closed (manager); rectified → open
     sends a rectification back. A step the workflow does not allow answers 409 naming the allowed ones."""
     try:
-        return public(change_status(conn, user=user, case_id=case_id, change=body, timezone=site.scorecards.timezone))
+        return CasePublic.from_row(change_status(conn, user=user, case_id=case_id, change=body,
+                                                 timezone=site.scorecards.timezone))
     except RecordError as exc:
         raise case_error(exc) from None
 
@@ -204,15 +152,15 @@ def create_case_form(request: Request, conn: DbConn, user: Creator, site: SiteDe
     except ValidationError as exc:
         return _form(request, values, "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors()))
     except RecordError as exc:  # the form again, with the status the API would answer (404 unseen source, 409 ...)
-        return _form(request, values, str(exc), case_error(exc).status_code)
+        return _form(request, values, str(exc), status_of(exc))
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False)
 def case_page(request: Request, case_id: CaseId, conn: DbConn, site: SiteDep, user: CurrentUser) -> HTMLResponse:
-    row = case_row(conn, user, case_id, site)
+    row = _case(conn, user, case_id, site)
     return templates.TemplateResponse(request, "cases_detail.html", {
-        "c": row, "source_url": source_url(row), "nexts": next_steps(user, row),
+        "c": row, "source_url": case_source_url(row), "nexts": next_steps(user, row),
         "can_edit": user.role in CREATORS and row["status"] != CaseStatus.closed})
 
 

@@ -10,8 +10,8 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
+from monitor.api import Limit, Offset, Page, StepPublic, halls_for, http_error, unprocessable
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
-from monitor.routes._shared import Page, http_error
 from storage.auth.audit import audit
 from storage.auth.model import Role, User
 from storage.records.common import RecordError, check_filter_scope
@@ -36,14 +36,6 @@ WRITERS = (Role.admin, Role.complaints_officer)
 SEES_CONTACT = frozenset(WRITERS)
 Writer = Annotated[User, Depends(require_roles(*WRITERS))]
 ComplaintId = Annotated[int, PathParam(ge=1, le=2**62)]
-
-
-class StepPublic(BaseModel):
-    at: datetime
-    user_name: str | None
-    from_status: str | None
-    to_status: str
-    note: str
 
 
 class ComplaintPublic(BaseModel):
@@ -95,15 +87,10 @@ def complaint_filter(status: ComplaintStatus | None = None,
 
 
 Filter = Annotated[ComplaintFilter, Depends(complaint_filter)]
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
 def _detail(conn: DbConn, user: User, complaint_id: int) -> dict[str, Any]:
-    try:
-        row = get_complaint(conn, user=user, complaint_id=complaint_id)
-    except RecordError as exc:
-        raise http_error(exc) from None
+    row = get_complaint(conn, user=user, complaint_id=complaint_id)
     if user.role in SEES_CONTACT:
         audit(conn, user=user, action="complaint.view_contact", subject=f"complaint/{complaint_id}", details={})
         return row
@@ -111,10 +98,7 @@ def _detail(conn: DbConn, user: User, complaint_id: int) -> dict[str, Any]:
 
 
 def _list(conn: DbConn, user: User, where: ComplaintFilter, limit: int, offset: int) -> tuple[list[dict], int]:
-    try:
-        check_filter_scope(conn, user, hall_id=where.hall_id, city_id=where.city_id)
-    except RecordError as exc:
-        raise http_error(exc) from None
+    check_filter_scope(conn, user, hall_id=where.hall_id, city_id=where.city_id)
     return list_complaints(conn, user=user, where=where, limit=limit, offset=offset)
 
 
@@ -141,10 +125,7 @@ def read_complaint(complaint_id: ComplaintId, conn: DbConn, user: CurrentUser) -
 
 @router.post("/api/v1/complaints/{complaint_id}/transition", tags=["complaints"], responses={404: {}, 409: {}})
 def transition_complaint(complaint_id: ComplaintId, body: Transition, conn: DbConn, user: Writer) -> ComplaintPublic:
-    try:
-        change_status(conn, user=user, complaint_id=complaint_id, change=body)
-    except RecordError as exc:
-        raise http_error(exc) from None
+    change_status(conn, user=user, complaint_id=complaint_id, change=body)
     return ComplaintPublic(**_detail(conn, user, complaint_id))
 
 
@@ -164,8 +145,7 @@ def _import(conn: DbConn, user: User, site: SiteDep, file: UploadFile):  # type:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise HTTPException(status_code=422, detail=[{"loc": ["body", "file"], "type": "value_error",
-                                                      "msg": f"not UTF-8 (byte {exc.start})"}]) from None
+        raise unprocessable("file", f"not UTF-8 (byte {exc.start})") from None
     return import_complaints_csv(conn, user=user, text=text, config=site.records)
 
 
@@ -187,10 +167,9 @@ def new_complaint_page(request: Request, user: Writer, site: SiteDep) -> HTMLRes
 
 
 def _form(request: Request, user: User, site: SiteDep, values: dict[str, Any], error: str | None) -> HTMLResponse:
-    halls = [h for h in site.halls if user.scope.allows(h.id, h.city)]
     return templates.TemplateResponse(request, "complaints_form.html", {
-        "halls": halls, "channels": list(Channel), "categories": list(Category), "values": values, "error": error},
-        status_code=422 if error else 200)
+        "halls": halls_for(site, user), "channels": list(Channel), "categories": list(Category), "values": values,
+        "error": error}, status_code=422 if error else 200)
 
 
 @router.post("/complaints/new", include_in_schema=False)
@@ -246,6 +225,4 @@ def transition_submit(request: Request, complaint_id: ComplaintId, conn: DbConn,
     except ValidationError as exc:
         detail = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors())
         raise HTTPException(status_code=422, detail=detail) from None
-    except RecordError as exc:
-        raise http_error(exc) from None
     return RedirectResponse(f"/complaints/{complaint_id}", status_code=303)

@@ -13,9 +13,9 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
-from core.errors import HallwatchError
+from core.errors import StreamError
+from monitor.api import Limit, Offset, Page, halls_for, http_error
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
-from monitor.routes._shared import Page, http_error
 from storage.auth.model import Role, User
 from storage.records.common import RecordError, check_filter_scope
 from storage.records.evidence import Photo, check_photo, read_evidence, snapshot, store_evidence
@@ -147,10 +147,7 @@ class Created(BaseModel):
 
 
 def _detail(conn: DbConn, user: User, inspection_id: int) -> dict[str, Any]:
-    try:
-        row = get_inspection(conn, user=user, inspection_id=inspection_id)
-    except RecordError as exc:
-        raise http_error(exc) from None
+    row = get_inspection(conn, user=user, inspection_id=inspection_id)
     at = row["carried_out_at"] or row["planned_at"]
     row["video"] = hall_metrics_at(conn, hall_id=row["hall_id"], at=at) if at <= datetime.now(UTC) else None
     return row
@@ -187,12 +184,8 @@ def create_checklist(body: TemplateCreate, conn: DbConn, user: Annotated[User, D
 def read_inspections(conn: DbConn, user: CurrentUser, kind: InspectionKind | None = None,
                      status: InspectionStatus | None = None,
                      hall_id: Annotated[str | None, Query(max_length=63)] = None, covert: bool | None = None,
-                     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Page[InspectionPublic]:
-    try:
-        check_filter_scope(conn, user, hall_id=hall_id)
-    except RecordError as exc:
-        raise http_error(exc) from None
+                     limit: Limit = 50, offset: Offset = 0) -> Page[InspectionPublic]:
+    check_filter_scope(conn, user, hall_id=hall_id)
     rows, total = list_inspections(conn, user=user, kind=kind, status=status, hall_id=hall_id, covert=covert,
                                    limit=limit, offset=offset)
     return Page[InspectionPublic](data=[InspectionPublic(**r) for r in rows], count=total, limit=limit, offset=offset)
@@ -208,8 +201,16 @@ def export_inspections(conn: DbConn, user: CurrentUser) -> Response:
                "findings"]
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({key: spreadsheet_safe(value) for key, value in row.items()} for row in rows)
     return Response(out.getvalue(), media_type="text/csv")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula (=, +, -, @, tab, CR first) is quoted with a leading
+    apostrophe, as OWASP advises against CSV injection; numbers and dates stay as they are."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 @router.post("/api/v1/inspections", tags=["inspections"], status_code=201, responses={403: {}})
@@ -239,10 +240,7 @@ def record_visit_api(inspection_id: InspectionId, body: VisitRecord, conn: DbCon
 @router.post("/api/v1/inspections/{inspection_id}/status", tags=["inspections"], responses={404: {}, 409: {}})
 def change_inspection_status(inspection_id: InspectionId, body: StatusChange, conn: DbConn, user: Publisher
                              ) -> InspectionDetail:
-    try:
-        set_status(conn, user=user, inspection_id=inspection_id, to=body.to)
-    except RecordError as exc:
-        raise http_error(exc) from None
+    set_status(conn, user=user, inspection_id=inspection_id, to=body.to)
     return InspectionDetail(**_detail(conn, user, inspection_id))
 
 
@@ -280,22 +278,19 @@ def take_snapshot(inspection_id: InspectionId, body: SnapshotRequest, conn: DbCo
 
 def _snapshot(conn: DbConn, user: User, site: SiteDep, found: Any, inspection_id: int, camera_id: str,
               finding_id: int | None) -> int:
+    row = get_inspection(conn, user=user, inspection_id=inspection_id, audit_read=False)
+    camera = next((c for h in site.halls if h.id == row["hall_id"] for c in h.cameras if c.id == camera_id), None)
+    if camera is None:
+        raise RecordError(f"hall {row['hall_id']} has no camera {camera_id!r}", field="camera_id")
+    taken = datetime.now(UTC)
     try:
-        row = get_inspection(conn, user=user, inspection_id=inspection_id, audit_read=False)
-        camera = next((c for h in site.halls if h.id == row["hall_id"] for c in h.cameras if c.id == camera_id), None)
-        if camera is None:
-            raise http_error(RecordError(f"hall {row['hall_id']} has no camera {camera_id!r}"), field="camera_id")
-        taken = datetime.now(UTC)
-        try:
-            data = snapshot(camera.url, open_timeout_s=site.ingest.open_timeout_s,
-                            read_timeout_s=site.ingest.read_timeout_s)
-        except HallwatchError as exc:
-            raise HTTPException(status_code=502, detail=str(exc)) from None
-        photo: Photo = check_photo(data, max_bytes=site.records.evidence_max_bytes)
-        return store_evidence(conn, user=user, inspection_id=inspection_id, photo=photo, detector=found,
-                              source="camera", camera_id=camera_id, taken_at=taken, finding_id=finding_id)
-    except RecordError as exc:
+        data = snapshot(camera.url, open_timeout_s=site.ingest.open_timeout_s,
+                        read_timeout_s=site.ingest.read_timeout_s)
+    except StreamError as exc:
         raise http_error(exc) from None
+    photo: Photo = check_photo(data, max_bytes=site.records.evidence_max_bytes)
+    return store_evidence(conn, user=user, inspection_id=inspection_id, photo=photo, detector=found, source="camera",
+                          camera_id=camera_id, taken_at=taken, finding_id=finding_id)
 
 
 @router.get("/api/v1/evidence/{evidence_id}", tags=["inspections"], response_class=Response,
@@ -303,14 +298,7 @@ def _snapshot(conn: DbConn, user: User, site: SiteDep, found: Any, inspection_id
 def read_evidence_api(evidence_id: EvidenceId, conn: DbConn, user: CurrentUser) -> Response:
     """The photo: faces unblurred only for roles that may see them (each such view is audited). The
     sha256 is checked on every read; a mismatch answers 500 and is audited."""
-    from storage.records.evidence import EvidenceCorrupt
-
-    try:
-        row = read_evidence(conn, user=user, evidence_id=evidence_id)
-    except EvidenceCorrupt as exc:
-        raise HTTPException(status_code=500, detail=str(exc)) from None
-    except RecordError as exc:
-        raise http_error(exc) from None
+    row = read_evidence(conn, user=user, evidence_id=evidence_id)
     return Response(bytes(row["data"]), media_type=row["content_type"],
                     headers={"X-Content-SHA256": row["sha256"], "X-Faces-Blurred": str(row["blurred"]).lower(),
                              "Cache-Control": "private, no-store"})
@@ -320,8 +308,7 @@ def read_evidence_api(evidence_id: EvidenceId, conn: DbConn, user: CurrentUser) 
 
 @router.get("/inspections", response_class=HTMLResponse, include_in_schema=False)
 def inspections_page(request: Request, conn: DbConn, user: CurrentUser, kind: InspectionKind | None = None,
-                     status: InspectionStatus | None = None,
-                     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> HTMLResponse:
+                     status: InspectionStatus | None = None, offset: Offset = 0) -> HTMLResponse:
     rows, total = list_inspections(conn, user=user, kind=kind, status=status, limit=50, offset=offset)
     return templates.TemplateResponse(request, "inspections_list.html", {
         "rows": rows, "total": total, "offset": offset, "kind": kind, "status": status,
@@ -336,7 +323,7 @@ def new_inspection_page(request: Request, conn: DbConn, user: Inspector, site: S
 def _plan_form(request: Request, conn: DbConn, user: User, site: SiteDep, values: dict[str, Any],
                error: str | None) -> HTMLResponse:
     return templates.TemplateResponse(request, "inspections_form.html", {
-        "halls": [h for h in site.halls if user.scope.allows(h.id, h.city)], "kinds": list(InspectionKind),
+        "halls": halls_for(site, user), "kinds": list(InspectionKind),
         "checklists": list_templates(conn), "values": values, "error": error}, status_code=422 if error else 200)
 
 
@@ -389,15 +376,19 @@ def _visit_submit_sync(request: Request, inspection_id: int, form: dict[str, Any
         user = current_user(request, conn, form.get("csrf_token") if isinstance(form.get("csrf_token"), str) else None)
         if user.role not in INSPECTORS:
             raise HTTPException(status_code=403, detail=f"role {user.role.value} may not do this")
-        scores = {int(k.removeprefix("score_")): v for k, v in form.items() if k.startswith("score_") and v != ""}
+        scores = {}
+        for key, value in form.items():
+            if key.startswith("score_") and value != "":
+                position = key.removeprefix("score_")
+                if not (position.isascii() and position.isdecimal() and len(position) <= 6):
+                    raise HTTPException(status_code=422, detail=f"{key}: not a checklist position")
+                scores[int(position)] = value
         try:
             visit = VisitRecord.model_validate({"carried_out_at": form.get("carried_out_at") or datetime.now(UTC),
                                                 "scores": scores, "notes": form.get("notes") or ""})
             record_visit(conn, user=user, inspection_id=inspection_id, visit=visit)
         except ValidationError as exc:
             raise _form_error(exc) from None
-        except RecordError as exc:
-            raise http_error(exc) from None
     return RedirectResponse(f"/inspections/{inspection_id}", status_code=303)
 
 
@@ -411,8 +402,6 @@ def finding_submit(inspection_id: InspectionId, conn: DbConn, user: Inspector,
         add_finding(conn, user=user, inspection_id=inspection_id, data=data)
     except ValidationError as exc:
         raise _form_error(exc) from None
-    except RecordError as exc:
-        raise http_error(exc) from None
     return RedirectResponse(f"/inspections/{inspection_id}", status_code=303)
 
 
@@ -436,7 +425,5 @@ def status_submit(inspection_id: InspectionId, conn: DbConn, user: Publisher, to
         set_status(conn, user=user, inspection_id=inspection_id, to=InspectionStatus(to))
     except ValueError:
         raise HTTPException(status_code=422, detail=f"unknown status {to!r}") from None
-    except RecordError as exc:
-        raise http_error(exc) from None
     return RedirectResponse(f"/inspections/{inspection_id}", status_code=303)
 

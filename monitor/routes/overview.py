@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from core.config import HallConfig, SiteConfig, ZoneKind
+from monitor.api import halls_for, queue_zones
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, templates
 from monitor.status import HallStatus, site_status
 from storage.auth.model import User
@@ -79,17 +80,6 @@ def hall_in_scope(site: SiteConfig, user: User, hall_id: str) -> HallConfig:
     return hall
 
 
-def queue_zones(hall: HallConfig, window_id: str | None = None) -> list[str]:
-    """The hall's queue zones, or those serving `window_id` (a zone naming no window serves them all)."""
-    out = []
-    for camera in hall.cameras:
-        for zone in camera.zones:
-            served = ([zone.window] if zone.window else []) + zone.windows
-            if zone.kind is ZoneKind.queue and (window_id is None or not served or window_id in served):
-                out.append(zone.id)
-    return out
-
-
 def _zone_limits(site: SiteConfig, hall: HallConfig) -> dict[str, int]:
     default = site.analytics.events.queue_limit
     return {z.id: z.limit or default for c in hall.cameras for z in c.zones if z.kind is ZoneKind.queue}
@@ -119,7 +109,7 @@ def _hall_node(site: SiteConfig, hall: HallConfig, status: HallStatus, events: l
 
 def build_overview(site: SiteConfig, conn: DbConn, user: User) -> Overview:
     status = site_status(site, latest_samples(conn))
-    halls = {h.id: h for h in site.halls if user.scope.allows(h.id, h.city)}
+    halls = {h.id: h for h in halls_for(site, user)}
     events = open_events(conn, hall_ids=list(halls))
     cities = []
     for city in site.cities:

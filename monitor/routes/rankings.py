@@ -8,9 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from analytics.kpi import Level
+from monitor.api import CityId, HallId, LevelName, MonthText, halls_for, league_rows, month_or_now
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, templates
-from monitor.routes.officers import HallId, halls_for
-from monitor.routes.scorecards import CityId, LevelName, MonthText, league_rows, month_or_now
 
 router = APIRouter()
 nav = [NavItem("Rankings", "/rankings", order=43)]

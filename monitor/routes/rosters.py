@@ -1,11 +1,11 @@
 """The roster and absences: API under /api/v1/shifts, /api/v1/rosters and /api/v1/absences, and the pages
 /rosters (week view, add and remove shifts, CSV upload) and /absences. Admins and managers edit the roster;
-a hall (its staff too) records absences, and every excuse is audited."""
+a hall (its staff too) records absences, and every excuse is audited. An absence entered after it began waits
+for approval from above the hall (storage.records.rosters.register_absence, approve_absence)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
@@ -15,25 +15,25 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from core.config import SiteConfig
-from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
-from monitor.routes._shared import Page
-from monitor.routes.officers import (
+from monitor.api import (
+    ROSTER_WRITERS,
     HallId,
     Limit,
     Offset,
+    Page,
     RosterWriter,
-    _message,
-    check_hall_filter,
+    form_message,
     halls_for,
-    not_found,
+    status_of,
     unprocessable,
-    writable_hall,
 )
+from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
 from storage.auth.audit import audit
 from storage.auth.model import Role, User
 from storage.records import rosters
-from storage.records.common import hall_city
-from storage.records.rosters import REASONS, WEEKDAYS, Shift
+from storage.records.common import NotFound, RecordError
+from storage.records.officers import list_officers
+from storage.records.rosters import REASONS, WEEKDAYS, Shift, approval_refusal
 
 router = APIRouter()
 nav = [NavItem("Roster", "/rosters", order=41)]
@@ -42,6 +42,7 @@ ABSENCE_WRITERS = (Role.admin, Role.manager, Role.hall_staff)
 AbsenceWriter = Annotated[User, Depends(require_roles(*ABSENCE_WRITERS))]
 RecordId = Annotated[int, PathParam(ge=1, le=2**62)]
 WindowId = Annotated[str | None, Query(max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+Approval = Literal["approved", "pending"]
 CSV_MAX_BYTES = 2 * 1024 * 1024
 
 
@@ -139,49 +140,19 @@ class AbsencePublic(BaseModel):
     ends_at: datetime
     recorded_by: str | None
     recorded_at: datetime
-
-
-class ExcusePublic(BaseModel):
-    """An approved absence that excuses a window left unstaffed (migration 045)."""
-
-    absence_id: int
-    reason: Literal["training", "leave", "leader_duty"]
-    note: str
-    officer: str | None = Field(description="the officer away; null for an absence of the whole window")
-    starts_at: datetime
-    ends_at: datetime
+    approval: Approval = Field(description="only an approved absence excuses; one entered after it began is pending"
+                                           " until someone above the hall approves it")
+    approved_at: datetime | None
+    approved_by: str | None = Field(description="who approved it from above the hall; null when approved as"
+                                                " recorded (entered before it began) or pending")
 
 
 # ---- shared steps ----------------------------------------------------------------------------------------
 
-def _officer_hall(conn: DbConn, officer_id: int) -> str | None:
-    row = conn.execute("SELECT hall_id FROM officer WHERE id = %s", (officer_id,)).fetchone()
-    return None if row is None else str(row[0])
-
-
-def _window_exists(conn: DbConn, hall_id: str, window_id: str) -> bool:
-    return conn.execute("SELECT 1 FROM service_window WHERE hall_id = %s AND id = %s",
-                        (hall_id, window_id)).fetchone() is not None
-
-
 def _add_shift(conn: DbConn, user: User, data: ShiftCreate) -> int:
-    writable_hall(conn, user, data.hall_id)
-    if not _window_exists(conn, data.hall_id, data.window_id):
-        raise unprocessable("window_id", f"hall {data.hall_id!r} has no window {data.window_id!r}")
-    if _officer_hall(conn, data.officer_id) != data.hall_id:
-        raise unprocessable("officer_id", f"no officer {data.officer_id} in hall {data.hall_id!r}")
-    if (data.weekday is None) == (data.on_date is None):
-        raise unprocessable("weekday", "give either weekday (a repeating shift) or on_date (a one-off shift)")
-    if data.on_date is not None and (data.valid_from or data.valid_to):
-        raise unprocessable("valid_from", "valid_from/valid_to apply to weekday shifts only")
-    if data.valid_from and data.valid_to and data.valid_to < data.valid_from:
-        raise unprocessable("valid_to", "valid_to is before valid_from")
-    if data.starts == data.ends:
-        raise unprocessable("ends", "a shift cannot start and end at the same time")
-    shift_id = rosters.add_shift(conn, Shift(data.hall_id, data.window_id, data.officer_id, data.starts, data.ends,
-                                             data.weekday, data.on_date, data.valid_from, data.valid_to))
-    if shift_id is None:
-        raise HTTPException(status_code=409, detail="the same shift is already on the roster")
+    shift_id = rosters.register_shift(conn, scope=user.scope, shift=Shift(
+        data.hall_id, data.window_id, data.officer_id, data.starts, data.ends, data.weekday, data.on_date,
+        data.valid_from, data.valid_to))
     audit(conn, user=user, action="shift.create", subject=f"shift/{shift_id}", details=data.model_dump(mode="json"))
     return shift_id
 
@@ -202,72 +173,48 @@ def _import(conn: DbConn, user: User, raw: bytes, filename: str) -> rosters.Impo
     return report
 
 
-def _add_absence(conn: DbConn, user: User, data: AbsenceCreate) -> int:
-    writable_hall(conn, user, data.hall_id)
-    try:
-        absence_id = rosters.add_absence(conn, hall_id=data.hall_id, window_id=data.window_id,
-                                         officer_id=data.officer_id, reason=data.reason, starts_at=data.starts_at,
-                                         ends_at=data.ends_at, note=data.note.strip(), recorded_by=user.name)
-    except rosters.RosterError as exc:
-        raise unprocessable(exc.field or "hall_id", str(exc)) from None
+def _add_absence(conn: DbConn, user: User, data: AbsenceCreate) -> AbsencePublic:
+    absence_id = rosters.register_absence(conn, user=user, hall_id=data.hall_id, window_id=data.window_id,
+                                          officer_id=data.officer_id, reason=data.reason, starts_at=data.starts_at,
+                                          ends_at=data.ends_at, note=data.note.strip())
+    absence = AbsencePublic(**rosters.get_absence(conn, scope=user.scope, absence_id=absence_id))
     audit(conn, user=user, action="absence.excuse", subject=f"absence/{absence_id}",
-          details=data.model_dump(mode="json"))
-    return absence_id
+          details=data.model_dump(mode="json") | {"approval": absence.approval})
+    return absence
 
 
-# How a shift or an absence is read and removed.
-RecordKind = Literal["shift", "absence"]
-_RECORDS: dict[str, tuple[Callable[[DbConn, int], dict[str, Any] | None], Callable[[DbConn, int], object]]] = {
-    "shift": (rosters.get_shift, rosters.delete_shift), "absence": (rosters.get_absence, rosters.delete_absence)}
-
-
-def _in_scope(conn: DbConn, user: User, kind: RecordKind, record_id: int) -> dict[str, Any]:
-    """The shift or absence, when its hall is inside the user's scope (404 otherwise)."""
-    row = _RECORDS[kind][0](conn, record_id)
-    if row is None or not user.scope.allows(row["hall_id"], hall_city(conn, row["hall_id"]) or ""):
-        raise not_found(f"{kind} {record_id}")
-    return row
-
-
-def _remove(conn: DbConn, user: User, kind: RecordKind, record_id: int, *, action: str) -> str:
+def _remove(conn: DbConn, user: User, kind: Literal["shift", "absence"], record_id: int, *, action: str) -> str:
     """Remove a shift or an absence inside the user's scope, audited with the whole record; returns its hall."""
-    row = _in_scope(conn, user, kind, record_id)
-    _RECORDS[kind][1](conn, record_id)
+    if kind == "shift":
+        row = rosters.delete_shift(conn, scope=user.scope, shift_id=record_id)
+    else:
+        row = rosters.delete_absence(conn, scope=user.scope, absence_id=record_id)
     audit(conn, user=user, action=action, subject=f"{kind}/{record_id}",
           details={k: v.isoformat() if isinstance(v, date | time) else v for k, v in row.items()})
     return str(row["hall_id"])
 
 
-def week_start(day: date) -> date:
-    if not date(1970, 1, 5) <= day <= date(2999, 12, 24):
-        raise unprocessable("week", "give a day between 1970 and 2999", where="query")
-    return day - timedelta(days=day.weekday())
-
-
-def _week(conn: DbConn, site: SiteConfig, user: User, hall_id: str, monday: date) -> WeekPublic:
+def _week(conn: DbConn, site: SiteConfig, user: User, hall_id: str, day: date | None) -> WeekPublic:
+    """The week of `day` (default: today) in the hall: 422 naming `week` for a day out of range."""
     config = site.scorecards
     tz = config.tz
-    shifts = rosters.shifts_for(conn, scope=user.scope, hall_id=hall_id, first=monday - timedelta(days=1),
-                                last=monday + timedelta(days=6))
-    slots = rosters.expand(shifts, monday, monday + timedelta(days=6), tz)
-    since = datetime.combine(monday, time(), tz)
-    absences = rosters.absences_between(conn, hall_ids=[hall_id], since=since, until=since + timedelta(days=8))
-    now = datetime.now(tz).timestamp()
-    begun = [s for s in slots if s.span.start <= now]
-    presence = dict(zip((id(s) for s in begun), rosters.presence_by_slot(
-        conn, begun, absences, hold_s=config.sample_hold_s), strict=True))
-    names: dict[int, str] = dict(conn.execute("SELECT id, name FROM officer WHERE hall_id = %s", (hall_id,)).fetchall())
+    now = datetime.now(tz)
+    try:
+        week = rosters.roster_week(conn, scope=user.scope, hall_id=hall_id, day=day or now.date(), tz=tz,
+                                   hold_s=config.sample_hold_s, now=now.timestamp())
+    except ValueError as exc:
+        raise unprocessable("week", str(exc), where="query") from None
     out = []
-    for slot in slots:
-        kpi = presence.get(id(slot))
+    for entry in week.slots:
+        slot, kpi = entry.slot, entry.presence
         out.append(SlotPublic(
             shift_id=slot.shift_id, window_id=slot.window_id, officer_id=slot.officer_id,
-            officer_name=str(names.get(slot.officer_id, slot.officer_id)), day=slot.day,
+            officer_name=entry.officer_name, day=slot.day,
             starts_at=datetime.fromtimestamp(slot.span.start, tz), ends_at=datetime.fromtimestamp(slot.span.end, tz),
             presence=None if kpi is None else PresencePublic(
                 rostered_s=kpi.rostered_s, excused_s=kpi.excused_s, present_s=kpi.present_s,
                 absent_s=kpi.absent_s, unknown_s=kpi.unknown_s, presence=kpi.presence)))
-    return WeekPublic(hall_id=hall_id, week_start=monday, slots=out)
+    return WeekPublic(hall_id=hall_id, week_start=week.monday, slots=out)
 
 
 def _default_hall(site: SiteConfig, user: User, hall_id: str | None) -> str:
@@ -275,7 +222,7 @@ def _default_hall(site: SiteConfig, user: User, hall_id: str | None) -> str:
         return hall_id
     halls = halls_for(site, user)
     if not halls:
-        raise HTTPException(status_code=404, detail="no hall inside your scope")
+        raise NotFound("no hall inside your scope")
     return halls[0].id
 
 
@@ -285,7 +232,6 @@ def _default_hall(site: SiteConfig, user: User, hall_id: str | None) -> str:
 def read_shifts(conn: DbConn, user: CurrentUser, hall_id: HallId = None, window_id: WindowId = None,
                 officer_id: Annotated[int | None, Query(ge=1, le=2**62)] = None, limit: Limit = 100,
                 offset: Offset = 0) -> Page[ShiftPublic]:
-    check_hall_filter(conn, user, hall_id)
     shifts = [s for s in rosters.shifts_for(conn, scope=user.scope, hall_id=hall_id)
               if (window_id is None or s.window_id == window_id) and (officer_id is None or s.officer_id == officer_id)]
     page = shifts[offset:offset + limit]
@@ -296,7 +242,7 @@ def read_shifts(conn: DbConn, user: CurrentUser, hall_id: HallId = None, window_
 @router.post("/api/v1/shifts", status_code=201, tags=["rosters"])
 def create_shift(conn: DbConn, user: RosterWriter, data: ShiftCreate) -> ShiftPublic:
     shift_id = _add_shift(conn, user, data)
-    return ShiftPublic(**_in_scope(conn, user, "shift", shift_id))
+    return ShiftPublic(**rosters.get_shift(conn, scope=user.scope, shift_id=shift_id))
 
 
 @router.delete("/api/v1/shifts/{shift_id}", status_code=204, tags=["rosters"])
@@ -320,24 +266,27 @@ def read_week(conn: DbConn, site: SiteDep, user: CurrentUser,
               hall_id: Annotated[str, Query(max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]*$")],
               week: Annotated[date | None, Query(description="any day of the week; default: today")] = None
               ) -> WeekPublic:
-    writable_hall(conn, user, hall_id, field="hall_id")
-    return _week(conn, site, user, hall_id, week_start(week or datetime.now(site.scorecards.tz).date()))
+    return _week(conn, site, user, hall_id, week)
 
 
 @router.get("/api/v1/absences", tags=["rosters"])
 def read_absences(conn: DbConn, user: CurrentUser, hall_id: HallId = None, since: AwareDatetime | None = None,
-                  until: AwareDatetime | None = None, limit: Limit = 50, offset: Offset = 0) -> Page[AbsencePublic]:
-    check_hall_filter(conn, user, hall_id)
+                  until: AwareDatetime | None = None, approval: Approval | None = None, limit: Limit = 50,
+                  offset: Offset = 0) -> Page[AbsencePublic]:
     rows, total = rosters.list_absences(conn, scope=user.scope, hall_id=hall_id, since=since, until=until,
-                                        limit=limit, offset=offset)
+                                        approval=approval, limit=limit, offset=offset)
     return Page(data=[AbsencePublic(**r) for r in rows], count=total, limit=limit, offset=offset)
 
 
 @router.post("/api/v1/absences", status_code=201, tags=["rosters"])
 def create_absence(conn: DbConn, user: AbsenceWriter, data: AbsenceCreate) -> AbsencePublic:
-    absence_id = _add_absence(conn, user, data)
-    rows, _ = rosters.list_absences(conn, scope=user.scope, hall_id=data.hall_id, limit=500)
-    return AbsencePublic(**next(r for r in rows if r["id"] == absence_id))
+    return _add_absence(conn, user, data)
+
+
+@router.post("/api/v1/absences/{absence_id}/approve", tags=["rosters"])
+def approve_absence(conn: DbConn, user: RosterWriter, absence_id: RecordId) -> AbsencePublic:
+    """Approve an absence entered after it began, so that it excuses: someone above its hall only."""
+    return AbsencePublic(**rosters.approve_absence(conn, user=user, absence_id=absence_id))
 
 
 @router.delete("/api/v1/absences/{absence_id}", status_code=204, tags=["rosters"])
@@ -357,22 +306,18 @@ def roster_page(request: Request, conn: DbConn, site: SiteDep, user: CurrentUser
 def _roster_page(request: Request, conn: DbConn, site: SiteDep, user: User, hall_id: str | None,
                  week: date | None, error: str | None = None) -> HTMLResponse:
     hall_id = _default_hall(site, user, hall_id)
-    writable_hall(conn, user, hall_id)
-    monday = week_start(week or datetime.now(site.scorecards.tz).date())
-    data = _week(conn, site, user, hall_id, monday)
+    data = _week(conn, site, user, hall_id, week)
+    monday = data.week_start
     hall = next((h for h in site.halls if h.id == hall_id), None)
     windows = [w.id for w in hall.windows] if hall else sorted({s.window_id for s in data.slots})
     grid: dict[str, dict[date, list[SlotPublic]]] = defaultdict(lambda: defaultdict(list))
     for slot in data.slots:
         grid[slot.window_id][slot.day].append(slot)
-    from storage.auth.model import Scope
-    from storage.records.officers import list_officers
-
-    staff, _ = list_officers(conn, scope=Scope("hall", hall_id), active=True, limit=500)
+    staff, _ = list_officers(conn, scope=user.scope, hall_id=hall_id, active=True, limit=500)
     return templates.TemplateResponse(request, "rosters_week.html", {
         "hall": hall, "hall_id": hall_id, "halls": halls_for(site, user), "monday": monday,
         "days": [monday + timedelta(days=i) for i in range(7)], "windows": windows, "grid": grid,
-        "officers": staff, "weekdays": WEEKDAYS, "can_write": user.role in (Role.admin, Role.manager),
+        "officers": staff, "weekdays": WEEKDAYS, "can_write": user.role in ROSTER_WRITERS,
         "error": error, "prev": monday - timedelta(days=7), "next": monday + timedelta(days=7)},
         status_code=422 if error else 200)
 
@@ -392,12 +337,12 @@ def create_shift_form(request: Request, conn: DbConn, site: SiteDep, user: Roste
                 hall_id=hall_id, window_id=window_id, officer_id=officer_id, weekday=day,  # type: ignore[arg-type]
                 on_date=on_date or None, starts=starts, ends=ends,  # type: ignore[arg-type]
                 valid_from=valid_from or None, valid_to=valid_to or None))  # type: ignore[arg-type]
-    except (ValueError, HTTPException) as exc:
-        if isinstance(exc, HTTPException) and exc.status_code not in (409, 422):
+    except (ValueError, RecordError) as exc:
+        if isinstance(exc, RecordError) and status_of(exc) not in (409, 422):
             raise
         conn.rollback()  # none of the days is added when one fails
         return _roster_page(request, conn, site, user, hall_id if _safe_id(hall_id) else None,
-                           date.fromisoformat(week) if _is_date(week) else None, error=_message(exc))
+                           date.fromisoformat(week) if _is_date(week) else None, error=form_message(exc))
     return RedirectResponse(back, status_code=303)
 
 
@@ -420,30 +365,30 @@ async def roster_import_form(request: Request, conn: DbConn, user: RosterWriter,
     try:
         report = _import(conn, user, await file.read(CSV_MAX_BYTES + 1), file.filename or "upload.csv")
     except HTTPException as exc:
-        return templates.TemplateResponse(request, "rosters_import.html", {"report": None, "error": _message(exc)},
+        return templates.TemplateResponse(request, "rosters_import.html", {"report": None, "error": form_message(exc)},
                                           status_code=exc.status_code)
     return templates.TemplateResponse(request, "rosters_import.html", {"report": report})
 
 
 @router.get("/absences", response_class=HTMLResponse, include_in_schema=False)
 def absences_page(request: Request, conn: DbConn, site: SiteDep, user: CurrentUser, hall_id: HallId = None,
-                  offset: Offset = 0) -> HTMLResponse:
-    return _absences_page(request, conn, site, user, hall_id, offset)
+                  approval: Approval | Literal[""] = "", offset: Offset = 0) -> HTMLResponse:
+    return _absences_page(request, conn, site, user, hall_id, offset, approval=approval or None)
 
 
 def _absences_page(request: Request, conn: DbConn, site: SiteDep, user: User, hall_id: str | None, offset: int,
-                   error: str | None = None, form: dict[str, Any] | None = None) -> HTMLResponse:
-    check_hall_filter(conn, user, hall_id)
-    rows, total = rosters.list_absences(conn, scope=user.scope, hall_id=hall_id, limit=50, offset=offset)
+                   error: str | None = None, form: dict[str, Any] | None = None,
+                   approval: str | None = None) -> HTMLResponse:
+    rows, total = rosters.list_absences(conn, scope=user.scope, hall_id=hall_id, approval=approval, limit=50,
+                                        offset=offset)
     halls = halls_for(site, user)
-    from storage.records.officers import list_officers
-
     staff, _ = list_officers(conn, scope=user.scope, hall_id=hall_id, active=True, limit=500)
     tz = site.scorecards.tz
+    approvable = {r["id"] for r in rows if r["approval"] == "pending" and approval_refusal(user, r["hall_id"]) is None}
     return templates.TemplateResponse(request, "rosters_absences.html", {
         "rows": rows, "total": total, "offset": offset, "halls": halls, "hall_id": hall_id, "officers": staff,
-        "reasons": REASONS, "tz": tz, "error": error, "form": form or {},
-        "can_write": user.role in ABSENCE_WRITERS}, status_code=422 if error else 200)
+        "reasons": REASONS, "tz": tz, "error": error, "form": form or {}, "approval": approval,
+        "can_write": user.role in ABSENCE_WRITERS, "approvable": approvable}, status_code=422 if error else 200)
 
 
 @router.post("/absences", include_in_schema=False)
@@ -461,12 +406,18 @@ def create_absence_form(request: Request, conn: DbConn, site: SiteDep, user: Abs
                              starts_at=_local(starts_at, tz, "starts_at"), ends_at=_local(ends_at, tz, "ends_at"),
                              note=note)
         _add_absence(conn, user, data)
-    except (ValueError, HTTPException) as exc:
-        if isinstance(exc, HTTPException) and exc.status_code != 422:
+    except (ValueError, RecordError) as exc:
+        if isinstance(exc, RecordError) and status_of(exc) != 422:
             raise
         return _absences_page(request, conn, site, user, hall_id if _safe_id(hall_id) else None, 0,
-                              error=_message(exc), form=form)
+                              error=form_message(exc), form=form)
     return RedirectResponse(f"/absences?hall_id={hall_id}", status_code=303)
+
+
+@router.post("/absences/{absence_id}/approve", include_in_schema=False)
+def approve_absence_form(conn: DbConn, user: RosterWriter, absence_id: RecordId) -> Response:
+    row = rosters.approve_absence(conn, user=user, absence_id=absence_id)
+    return RedirectResponse(f"/absences?hall_id={row['hall_id']}", status_code=303)
 
 
 @router.post("/absences/{absence_id}/delete", include_in_schema=False)

@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from core.config import HallConfig, SiteConfig, ZoneKind
+from monitor.api import halls_for, queue_zones, unprocessable
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, templates
-from monitor.routes.overview import queue_zones
 from storage.auth.model import User
 from storage.trends import record_markers, trend
 
@@ -57,16 +57,12 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def _unprocessable(field: str, message: str) -> HTTPException:
-    return HTTPException(status_code=422, detail=[{"loc": ["query", field], "msg": message, "type": "value_error"}])
-
-
 def _halls(site: SiteConfig, user: User, hall_id: str | None, window_id: str | None) -> list[HallConfig]:
     """The halls asked for: an unknown hall or window is 404, a hall outside the scope 403."""
     if hall_id is None:
         if window_id is not None:
-            raise _unprocessable("window_id", "a window needs its hall_id")
-        return [h for h in site.halls if user.scope.allows(h.id, h.city)]
+            raise unprocessable("window_id", "a window needs its hall_id", where="query")
+        return halls_for(site, user)
     hall = next((h for h in site.halls if h.id == hall_id), None)
     if hall is None:
         raise HTTPException(status_code=404, detail=f"no hall {hall_id!r}")
@@ -89,12 +85,12 @@ def build_trends(site: SiteConfig, conn: DbConn, user: User, *, hall_id: str | N
     end = _utc(until) if until else datetime.now(UTC)
     for name, value in (("until", end), ("since", since)):
         if value is not None and not EARLIEST <= _utc(value) <= LATEST:
-            raise _unprocessable(name, f"between {EARLIEST.year} and {LATEST.year - 1}")
+            raise unprocessable(name, f"between {EARLIEST.year} and {LATEST.year - 1}", where="query")
     start = _utc(since) if since else end - timedelta(days=days)
     if start >= end:
-        raise _unprocessable("since", "since must be before until")
+        raise unprocessable("since", "since must be before until", where="query")
     if end - start > MAX_RANGE:
-        raise _unprocessable("since", f"at most {MAX_RANGE.days} days at once")
+        raise unprocessable("since", f"at most {MAX_RANGE.days} days at once", where="query")
     halls = _halls(site, user, hall_id, window_id)
     queues, windows, cameras = [], [], []
     for hall in halls:
@@ -126,7 +122,7 @@ def trends_page(request: Request, site: SiteDep, conn: DbConn, user: CurrentUser
                 window_id: Ident = None, since: When = None, until: When = None, days: Days = 1.0) -> HTMLResponse:
     data = build_trends(site, conn, user, hall_id=hall_id or None, window_id=window_id or None, since=since,
                         until=until, days=days)
-    halls = [h for h in site.halls if user.scope.allows(h.id, h.city)]
+    halls = halls_for(site, user)
     hall = next((h for h in halls if h.id == hall_id), None)
     return templates.TemplateResponse(request, "trends.html", {
         "d": data, "data": data.model_dump(mode="json"), "halls": halls, "hall": hall, "days": days,

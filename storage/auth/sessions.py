@@ -39,23 +39,33 @@ class LoginRefused(Exception):
 
 
 def login(conn: psycopg.Connection, *, name: str, password: str, client: str, config: AuthConfig) -> User:
-    """The user, if the password is right and neither the name nor the client is locked out. Every
-    failure is recorded (and committed by the caller even when it raises: see `record_failure`)."""
+    """The user, if the password is right and this name is not locked out for this client, nor the
+    client itself. Every failure is recorded (and committed by the caller even when it raises).
+
+    Lockout is per name *and client*: failures from one address lock that name for that address
+    only, so nobody can lock a known account out everywhere by guessing at it; a client that fails
+    for many names is locked as a whole. Attempts for one name or from one client are serialised by
+    transaction-scoped advisory locks held until the caller commits, so parallel attempts cannot all
+    pass the count before any failure is recorded."""
+    for key in sorted({f"login-name:{name}", f"login-client:{client}"}):  # one order: no deadlock
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
     since = datetime.now(UTC) - timedelta(seconds=config.failure_window_s)
     row = conn.execute(
-        "SELECT (SELECT count(*) FROM login_failure WHERE name = %(n)s AND at >= %(s)s),"
-        "       (SELECT count(*) FROM login_failure WHERE client = %(c)s AND at >= %(s)s)",
+        "SELECT count(*) FILTER (WHERE name = %(n)s), count(*) FROM login_failure"
+        " WHERE client = %(c)s AND at >= %(s)s",
         {"n": name, "c": client, "s": since}).fetchone()
     by_name, by_client = (row or (0, 0))
-    # A client gets more tries than one name so that a shared office address is not locked by one typo-prone user.
+    # A client gets more tries in all than for one name, so a shared office address is not locked by
+    # one typo-prone user.
     if by_name >= config.max_failures or by_client >= config.max_failures * 4:
+        conn.execute("INSERT INTO login_failure (name, client) VALUES (%s, %s)", (name, client))
         raise LoginRefused("too many failed logins; try again later", locked=True)
     found = password_hash_of(conn, name)
     ok = verify_password(found[1] if found else None, password)
     if not ok or found is None or not found[2]:
         conn.execute("INSERT INTO login_failure (name, client) VALUES (%s, %s)", (name, client))
         raise LoginRefused("wrong name or password")
-    conn.execute("DELETE FROM login_failure WHERE name = %s", (name,))
+    conn.execute("DELETE FROM login_failure WHERE name = %s AND client = %s", (name, client))
     user = find_user(conn, user_id=found[0])
     assert user is not None
     return user

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from core.config.auth import RecordsConfig
 from storage.auth.audit import audit
-from storage.auth.model import Role, Scope, User
+from storage.auth.model import Role, User
 from storage.auth.scope import scope_sql
 from storage.records.common import (
     HALLS_TIMEZONE,
@@ -26,6 +26,7 @@ from storage.records.common import (
     counted_page,
     equal_filters,
 )
+from storage.records.complaints import reachable_user
 from storage.records.inspections import visible_sql
 
 
@@ -49,8 +50,9 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.verified: frozenset({S.closed}),
     S.closed: frozenset(),
 }
-# Who may take each step. The hall rectifies; someone outside the hall verifies; a manager closes.
-# The case's owner may always rectify their own case.
+# Who may take each step. The hall rectifies; someone above the hall (city or province scope) verifies, sends back
+# and closes (ABOVE_THE_HALL), and not the user who made the rectification being verified. The case's owner may
+# always rectify their own case.
 CREATORS = frozenset({Role.admin, Role.manager, Role.center_operator, Role.inspector, Role.complaints_officer})
 STEP_ROLES: dict[CaseStatus, frozenset[Role]] = {
     S.rectified: frozenset({Role.admin, Role.manager, Role.hall_staff}),
@@ -58,10 +60,13 @@ STEP_ROLES: dict[CaseStatus, frozenset[Role]] = {
     S.open: frozenset({Role.admin, Role.manager, Role.inspector, Role.center_operator, Role.complaints_officer}),
     S.closed: frozenset({Role.admin, Role.manager}),
 }
+# The steps taken only from above the hall, with what each does.
+ABOVE_THE_HALL: dict[CaseStatus, str] = {S.verified: "verify", S.open: "send back", S.closed: "close"}
 
 
 class StepForbidden(RecordError):
-    """The user's role may not take this step of the workflow."""
+    """The user may not take this step of the workflow: their role, their place (the hall checks not itself) or
+    their own rectification."""
 
 
 def _plausible(when: datetime) -> datetime:
@@ -164,15 +169,16 @@ def _clip(text: str, size: int = 200) -> str:
     return text if len(text) <= size else text[:size - 1] + "…"
 
 
-def _owner_id(conn: psycopg.Connection, name: str, hall_id: str) -> int:
-    """An active user whose scope covers the hall (an owner must be able to see their case)."""
-    found = conn.execute("SELECT u.id, u.scope, h.city_id FROM app_user u, hall h WHERE u.name = %s AND u.active"
-                         " AND h.id = %s", (name, hall_id)).fetchone()
-    if found is None:
-        raise RecordError(f"no active user {name!r} to own the case")
-    if not Scope.parse(found[1]).allows(hall_id, found[2]):
-        raise RecordError(f"user {name!r} cannot see hall {hall_id!r} (scope {found[1]})")
-    return int(found[0])
+def _owner_id(conn: psycopg.Connection, name: str, hall_id: str, inspection_id: int | None) -> int:
+    """An active user who can see the case: their scope covers the hall and, for a case from an inspection,
+    that inspection is visible to them (a covert one only once published, for the checked hall)."""
+    owner = reachable_user(conn, name=name, hall_id=hall_id, field="owner")
+    if inspection_id is not None:
+        visible, params = visible_sql(owner, "i")
+        if conn.execute(sql.SQL("SELECT 1 FROM inspection i WHERE i.id = %(id)s AND {}").format(visible),
+                        {**params, "id": inspection_id}).fetchone() is None:
+            raise RecordError(f"user {name!r} cannot see this case until its inspection is published", field="owner")
+    return owner.id
 
 
 def create_case(conn: psycopg.Connection, *, user: User, data: CaseCreate, config: RecordsConfig) -> int:
@@ -182,7 +188,7 @@ def create_case(conn: psycopg.Connection, *, user: User, data: CaseCreate, confi
                             (data.source_kind.value, data.source_ref)).fetchone()
     if existing is not None:
         raise WorkflowError(f"{data.source_kind.value} {data.source_ref} is case {existing[0]} already")
-    owner_id = _owner_id(conn, data.owner, source.hall_id) if data.owner else None
+    owner_id = _owner_id(conn, data.owner, source.hall_id, source.inspection_id) if data.owner else None
     due = data.due_at or datetime.now(UTC) + timedelta(days=config.case_due_days)
     try:
         with conn.transaction():
@@ -255,7 +261,8 @@ def update_case(conn: psycopg.Connection, *, user: User, case_id: int, change: C
     if change.title is not None:
         sets["title"] = change.title
     if change.owner is not None:
-        sets["owner_id"] = _owner_id(conn, change.owner, row["hall_id"]) if change.owner else None
+        sets["owner_id"] = (_owner_id(conn, change.owner, row["hall_id"], row["inspection_id"]) if change.owner
+                            else None)
     if change.due_at is not None:
         sets["due_at"] = change.due_at
     if sets:
@@ -268,8 +275,26 @@ def update_case(conn: psycopg.Connection, *, user: User, case_id: int, change: C
     return get_case(conn, user=user, case_id=case_id, timezone=timezone)
 
 
+def _rectifier(row: dict[str, Any]) -> str | None:
+    """Who made the case's latest rectification (from its steps)."""
+    return next((s["user_name"] for s in reversed(row["steps"]) if s["to_status"] == S.rectified), None)
+
+
+def refusal(user: User, row: dict[str, Any], to: CaseStatus) -> str | None:
+    """Why this user may not take step `to` on the case (`row`, with its steps), or None when they may."""
+    if to is S.rectified and row["owner"] == user.name:
+        return None
+    if user.role not in STEP_ROLES[to]:
+        return f"role {user.role.value} may not make a case {to.value}"
+    if to in ABOVE_THE_HALL and user.is_checked_hall(row["hall_id"]):
+        return f"the hall may not {ABOVE_THE_HALL[to]} its own case: someone above hall {row['hall_id']} does"
+    if to is S.verified and _rectifier(row) == user.name:
+        return "you made the rectification: someone else verifies it"
+    return None
+
+
 def may_take(user: User, row: dict[str, Any], to: CaseStatus) -> bool:
-    return user.role in STEP_ROLES[to] or (to is S.rectified and row["owner"] == user.name)
+    return refusal(user, row, to) is None
 
 
 def next_steps(user: User, row: dict[str, Any]) -> list[CaseStatus]:
@@ -285,8 +310,9 @@ def change_status(conn: psycopg.Connection, *, user: User, case_id: int, change:
     if change.to not in TRANSITIONS[source]:
         allowed = ", ".join(sorted(TRANSITIONS[source])) or "none (final)"
         raise WorkflowError(f"case {case_id} is {source.value}: cannot become {change.to.value} (allowed: {allowed})")
-    if not may_take(user, row, change.to):
-        raise StepForbidden(f"role {user.role.value} may not make a case {change.to.value}")
+    refused = refusal(user, row, change.to)
+    if refused is not None:
+        raise StepForbidden(refused)
     sets: dict[str, Any] = {"status": change.to.value}
     if change.to is S.rectified:
         if not (change.rectification or "").strip():

@@ -14,14 +14,19 @@ from psycopg.rows import dict_row
 
 from core.config.scorecards import ScorecardConfig
 from core.errors import HallwatchError
-from storage.auth.model import User
+from storage.auth.model import Scope, User
 
 # The halls' time zone when the caller names none (the default of `scorecards.timezone`): roster times are local.
 HALLS_TIMEZONE = ScorecardConfig.model_fields["timezone"].default
 
 
 class RecordError(HallwatchError):
-    """A record request that breaks a rule (unknown hall, bad transition, ...)."""
+    """A record request that breaks a rule (unknown hall, bad value, ...); `field`, when given, names the input
+    at fault (`hall_id`, `badge`, ...)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NotFound(RecordError):
@@ -33,7 +38,8 @@ class OutOfScope(RecordError):
 
 
 class WorkflowError(RecordError):
-    """A status change the workflow does not allow."""
+    """A change the records do not allow as they stand: a status step the workflow forbids, a record that
+    exists already."""
 
 
 def hall_city(conn: psycopg.Connection, hall_id: str) -> str | None:
@@ -41,30 +47,39 @@ def hall_city(conn: psycopg.Connection, hall_id: str) -> str | None:
     return str(row[0]) if row else None
 
 
-def check_hall(conn: psycopg.Connection, user: User, hall_id: str, window_id: str | None = None) -> None:
-    """The hall (and window) exists and is inside the user's scope."""
+def window_exists(conn: psycopg.Connection, hall_id: str, window_id: str) -> bool:
+    return conn.execute("SELECT 1 FROM service_window WHERE hall_id = %s AND id = %s",
+                        (hall_id, window_id)).fetchone() is not None
+
+
+def check_hall(conn: psycopg.Connection, who: User | Scope, hall_id: str, window_id: str | None = None, *,
+               field: str | None = None) -> None:
+    """The hall (and window) exists and is inside the scope of `who` (a user, or a scope): OutOfScope when it
+    lies outside, RecordError when there is no such hall (naming `field`, the input that named it) or window."""
+    scope = who.scope if isinstance(who, User) else who
     city = hall_city(conn, hall_id)
     if city is None:
-        raise RecordError(f"no hall {hall_id!r}")
-    if not user.scope.allows(hall_id, city):
-        raise OutOfScope(f"hall {hall_id!r} is outside your scope {user.scope.path}")
-    if window_id is not None and conn.execute(
-            "SELECT 1 FROM service_window WHERE hall_id = %s AND id = %s", (hall_id, window_id)).fetchone() is None:
+        raise RecordError(f"no hall {hall_id!r}", field=field)
+    if not scope.allows(hall_id, city):
+        raise OutOfScope(f"hall {hall_id!r} is outside your scope {scope.path}")
+    if window_id is not None and not window_exists(conn, hall_id, window_id):
         raise RecordError(f"hall {hall_id!r} has no window {window_id!r}")
 
 
-def check_filter_scope(conn: psycopg.Connection, user: User, *, hall_id: str | None = None,
+def check_filter_scope(conn: psycopg.Connection, who: User | Scope, *, hall_id: str | None = None,
                        city_id: str | None = None) -> None:
-    """A list filter naming a hall or city outside the scope is refused rather than silently empty."""
+    """A list filter naming a hall or city outside the scope of `who` (a user, or a scope) is refused
+    (OutOfScope) rather than silently empty."""
+    scope = who.scope if isinstance(who, User) else who
     if hall_id is not None:
         city = hall_city(conn, hall_id)
-        if city is not None and not user.scope.allows(hall_id, city):
-            raise OutOfScope(f"hall {hall_id!r} is outside your scope {user.scope.path}")
-    if city_id is not None and user.scope.kind != "province":
-        if user.scope.kind == "city" and user.scope.id != city_id:
-            raise OutOfScope(f"city {city_id!r} is outside your scope {user.scope.path}")
-        if user.scope.kind == "hall" and hall_city(conn, user.scope.id or "") != city_id:
-            raise OutOfScope(f"city {city_id!r} is outside your scope {user.scope.path}")
+        if city is not None and not scope.allows(hall_id, city):
+            raise OutOfScope(f"hall {hall_id!r} is outside your scope {scope.path}")
+    if city_id is not None and scope.kind != "province":
+        if scope.kind == "city" and scope.id != city_id:
+            raise OutOfScope(f"city {city_id!r} is outside your scope {scope.path}")
+        if scope.kind == "hall" and hall_city(conn, scope.id or "") != city_id:
+            raise OutOfScope(f"city {city_id!r} is outside your scope {scope.path}")
 
 
 def equal_filters(pairs: Iterable[tuple[str, Any]]) -> tuple[list[sql.Composable], dict[str, Any]]:

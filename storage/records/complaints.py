@@ -16,8 +16,9 @@ from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 
 from core.config.auth import RecordsConfig
 from storage.auth.audit import audit
-from storage.auth.model import User
+from storage.auth.model import Role, User
 from storage.auth.scope import scope_sql
+from storage.auth.users import find_user
 from storage.records.common import (
     RecordError,
     StepLog,
@@ -25,6 +26,7 @@ from storage.records.common import (
     check_hall,
     counted_page,
     equal_filters,
+    hall_city,
     mask_name,
     mask_phone,
 )
@@ -65,6 +67,9 @@ TRANSITIONS: dict[ComplaintStatus, frozenset[ComplaintStatus]] = {
     S.rejected: frozenset(),
 }
 OPEN = (S.received, S.assigned, S.in_progress)
+# Who a complaint may be assigned to: the complaints desk and the managers who answer for a hall. Not hall staff
+# (the officers complaints are about, who do not see the citizen's contact), inspectors or video operators.
+ASSIGNEE_ROLES = frozenset({Role.admin, Role.manager, Role.complaints_officer})
 
 
 class ComplaintCreate(BaseModel):
@@ -100,6 +105,20 @@ _COLUMNS = sql.SQL(
     " c.category, c.summary, c.contact_name, c.contact_phone, c.received_at, c.external_ref, c.status, c.status_at,"
     " u.name AS assignee, c.assign_due_at, c.resolve_due_at, c.resolution, c.upheld, c.reject_reason,"
     " {} AS overdue").format(_OVERDUE)
+
+
+def reachable_user(conn: psycopg.Connection, *, name: str, hall_id: str, field: str,
+                   refuse: type[RecordError] = RecordError) -> User:
+    """The active user `name`, whose scope covers hall `hall_id`: someone a record of that hall may be handed to
+    (an assignee, an owner) because they can see it. Otherwise `refuse`, naming the user and `field` (the input
+    that named them)."""
+    found = find_user(conn, name=name)
+    if found is None or not found.active:
+        raise refuse(f"no active user {name!r}", field=field)
+    city = hall_city(conn, hall_id)
+    if city is None or not found.scope.allows(hall_id, city):
+        raise refuse(f"user {name!r} cannot see hall {hall_id!r} (scope {found.scope.path})", field=field)
+    return found
 
 
 def create_complaint(conn: psycopg.Connection, *, user: User, data: ComplaintCreate, config: RecordsConfig) -> int:
@@ -182,11 +201,12 @@ def change_status(conn: psycopg.Connection, *, user: User, complaint_id: int, ch
     if change.to is S.assigned:
         if not change.assignee:
             raise WorkflowError("assigning needs `assignee`")
-        found = conn.execute("SELECT id, scope FROM app_user WHERE name = %s AND active",
-                             (change.assignee,)).fetchone()
-        if found is None:
-            raise WorkflowError(f"no active user {change.assignee!r} to assign to")
-        sets["assignee_id"] = found[0]
+        assignee = reachable_user(conn, name=change.assignee, hall_id=current["hall_id"], field="assignee",
+                                  refuse=WorkflowError)
+        if assignee.role not in ASSIGNEE_ROLES:
+            raise WorkflowError(f"user {assignee.name!r} is {assignee.role.value}: complaints are assigned to"
+                                f" {', '.join(sorted(ASSIGNEE_ROLES))}", field="assignee")
+        sets["assignee_id"] = assignee.id
     if change.to is S.resolved:
         if not change.resolution or change.upheld is None:
             raise WorkflowError("resolving needs `resolution` and `upheld`")

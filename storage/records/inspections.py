@@ -3,7 +3,9 @@ with its scores, findings, publication, and the hall's video metrics at the time
 
 Covert plans stay covert: hall staff see only published inspections, and a user scoped to the hall
 being checked does not see a covert inspection until it is published. The rule is applied in SQL by
-`visible_sql`, which every query about inspections (and their findings, evidence and cases) uses."""
+`visible_sql`, which every query about inspections (and their findings, evidence and cases) uses. Reading a
+covert plan before publication is audited: viewing one (`inspection.view_covert`) and every list that shows
+any (`inspection.list_covert`, one row naming the plans shown)."""
 
 from __future__ import annotations
 
@@ -171,15 +173,26 @@ _FROM = sql.SQL(" FROM inspection i JOIN hall h ON h.id = i.hall_id"
                 " LEFT JOIN checklist_template t ON t.id = i.template_id")
 
 
+def covert_plan(row: dict[str, Any]) -> bool:
+    """A covert inspection not yet published: reading it is a sensitive read, and audited."""
+    return bool(row["covert"]) and row["status"] in ("planned", "carried_out")
+
+
 def list_inspections(conn: psycopg.Connection, *, user: User, kind: InspectionKind | None = None,
                      status: InspectionStatus | None = None, hall_id: str | None = None,
                      covert: bool | None = None, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """A page of the inspections the user may see, newest plan first, and the total count. A page showing
+    covert plans is audited once (`inspection.list_covert`, with their ids)."""
     visible, params = visible_sql(user)
     conditions, values = equal_filters((("i.kind", kind), ("i.status", status), ("i.hall_id", hall_id),
                                         ("i.covert", covert)))
     source = sql.SQL("{} WHERE {}").format(_FROM, sql.SQL(" AND ").join([visible, *conditions]))
-    return counted_page(conn, columns=_COLUMNS, source=source, values={**params, **values},
-                        order=sql.SQL("i.planned_at DESC, i.id DESC"), limit=limit, offset=offset)
+    rows, total = counted_page(conn, columns=_COLUMNS, source=source, values={**params, **values},
+                               order=sql.SQL("i.planned_at DESC, i.id DESC"), limit=limit, offset=offset)
+    shown = [r["id"] for r in rows if covert_plan(r)]
+    if shown:
+        audit(conn, user=user, action="inspection.list_covert", subject="inspection/list", details={"ids": shown})
+    return rows, total
 
 
 def get_inspection(conn: psycopg.Connection, *, user: User, inspection_id: int, audit_read: bool = True
@@ -203,7 +216,7 @@ def get_inspection(conn: psycopg.Connection, *, user: User, inspection_id: int, 
         cur.execute("SELECT id, finding_id, source, camera_id, taken_at, content_type, size, sha256, faces_blurred"
                     " FROM evidence WHERE inspection_id = %s ORDER BY id", (inspection_id,))
         row["evidence"] = list(cur.fetchall())
-    if audit_read and row["covert"] and row["status"] in ("planned", "carried_out"):
+    if audit_read and covert_plan(row):
         audit(conn, user=user, action="inspection.view_covert", subject=f"inspection/{inspection_id}", details={})
     return row
 

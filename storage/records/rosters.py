@@ -2,7 +2,17 @@
 
 Shifts repeat on a weekday (within optional validity dates) or happen on one date, in the hall's
 local time; several shifts a day are normal (弹性工作制), and a shift may run past midnight. On a
-date where a window has dated shifts, those replace its weekday shifts. See docs/rosters.md."""
+date where a window has dated shifts, those replace its weekday shifts. See docs/rosters.md.
+
+A user's requests go through the functions that take their `scope` or the user (`register_shift`, `get_shift`,
+`delete_shift`, `register_absence`, `approve_absence`, `get_absence`, `delete_absence`, `shifts_for`,
+`list_absences`, `roster_week`, `import_roster`): a shift or absence of a hall outside it is not found, a hall
+named outside it is refused. `add_shift`, `add_absence` and `absences_between` are their building blocks, for
+callers that have checked the halls already or act for nobody in particular (the CLI, scorecards, seeding).
+
+Only approved absences excuse. An absence entered before it begins (within `PLANNED_GRACE`) is approved as it
+is recorded; one entered after it began is pending until someone above the hall approves it (`approve_absence`),
+unless such a person entered it (`approval_refusal` says who may)."""
 
 from __future__ import annotations
 
@@ -13,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, LiteralString
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -21,22 +31,26 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from analytics.kpi import Interval, PresenceKpi, merge, subtract
-from core.errors import HallwatchError
-from storage.auth.model import Scope
+from storage.auth.audit import audit
+from storage.auth.model import Role, Scope, User
 from storage.auth.scope import scope_sql
+from storage.records.cases import StepForbidden
+from storage.records.common import NotFound, RecordError, WorkflowError, check_filter_scope, check_hall, window_exists
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 REASONS = ("training", "leave", "leader_duty")
 CSV_COLUMNS = ("hall", "window", "badge", "name", "days", "start", "end", "valid_from", "valid_to")
 REQUIRED_COLUMNS = ("hall", "window", "badge", "days", "start", "end")
+# The roles that write the roster (officers, shifts); from above the hall they also approve absences.
+ROSTER_WRITERS = frozenset({Role.admin, Role.manager})
+# An absence recorded no later than this after it began is planned (approved as recorded): the form is filled in
+# as the officer leaves for training. Later, it is an excuse after the fact and waits for approval.
+PLANNED_GRACE = timedelta(minutes=15)
+APPROVALS = ("approved", "pending")
 
 
-class RosterError(HallwatchError):
+class RosterError(RecordError):
     """A roster or absence request that cannot be carried out; `field` names the offending input."""
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -312,19 +326,61 @@ def add_shift(conn: psycopg.Connection, shift: Shift) -> int | None:
     return None if row is None else int(row[0])
 
 
-def delete_shift(conn: psycopg.Connection, shift_id: int) -> dict[str, Any] | None:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute("DELETE FROM roster_shift WHERE id = %s RETURNING *", (shift_id,)).fetchone()
+def _officer_hall(conn: psycopg.Connection, officer_id: int) -> str | None:
+    row = conn.execute("SELECT hall_id FROM officer WHERE id = %s", (officer_id,)).fetchone()
+    return None if row is None else str(row[0])
 
 
-def get_shift(conn: psycopg.Connection, shift_id: int) -> dict[str, Any] | None:
+def register_shift(conn: psycopg.Connection, *, scope: Scope, shift: Shift) -> int:
+    """Put a shift of a hall inside `scope` on the roster (OutOfScope otherwise). An unknown hall, window or
+    officer, or a shift that is not one, is an error naming the field; WorkflowError when it is there already."""
+    check_hall(conn, scope, shift.hall_id, field="hall_id")
+    if not window_exists(conn, shift.hall_id, shift.window_id):
+        raise RosterError(f"hall {shift.hall_id!r} has no window {shift.window_id!r}", field="window_id")
+    if _officer_hall(conn, shift.officer_id) != shift.hall_id:
+        raise RosterError(f"no officer {shift.officer_id} in hall {shift.hall_id!r}", field="officer_id")
+    if (shift.weekday is None) == (shift.on_date is None):
+        raise RosterError("give either weekday (a repeating shift) or on_date (a one-off shift)", field="weekday")
+    if shift.on_date is not None and (shift.valid_from or shift.valid_to):
+        raise RosterError("valid_from/valid_to apply to weekday shifts only", field="valid_from")
+    if shift.valid_from and shift.valid_to and shift.valid_to < shift.valid_from:
+        raise RosterError("valid_to is before valid_from", field="valid_to")
+    if shift.starts == shift.ends:
+        raise RosterError("a shift cannot start and end at the same time", field="ends")
+    shift_id = add_shift(conn, shift)
+    if shift_id is None:
+        raise WorkflowError("the same shift is already on the roster")
+    return shift_id
+
+
+def _one_in_scope(conn: psycopg.Connection, query: LiteralString, *, scope: Scope, kind: str, record_id: int,
+                  alias: str = "") -> dict[str, Any]:
+    """The row `query` (with `{}` for the scope condition) finds for `record_id`; NotFound when none."""
+    in_scope, params = scope_sql(scope, f"{alias}hall_id")
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute("SELECT * FROM roster_shift WHERE id = %s", (shift_id,)).fetchone()
+        row = cur.execute(sql.SQL(query).format(in_scope), {**params, "id": record_id}).fetchone()
+    if row is None:
+        raise NotFound(f"no {kind} {record_id} inside your scope")
+    return row
+
+
+def get_shift(conn: psycopg.Connection, *, scope: Scope, shift_id: int) -> dict[str, Any]:
+    """A shift of a hall inside `scope`; NotFound otherwise."""
+    return _one_in_scope(conn, "SELECT * FROM roster_shift WHERE id = %(id)s AND {}", scope=scope, kind="shift",
+                         record_id=shift_id)
+
+
+def delete_shift(conn: psycopg.Connection, *, scope: Scope, shift_id: int) -> dict[str, Any]:
+    """Take a shift of a hall inside `scope` off the roster (NotFound otherwise); the shift as it was."""
+    return _one_in_scope(conn, "DELETE FROM roster_shift WHERE id = %(id)s AND {} RETURNING *", scope=scope,
+                         kind="shift", record_id=shift_id)
 
 
 def shifts_for(conn: psycopg.Connection, *, scope: Scope, hall_id: str | None = None,
                first: date | None = None, last: date | None = None) -> list[Shift]:
-    """Shifts inside `scope` (and `hall_id`) that can apply between `first` and `last`."""
+    """Shifts inside `scope` (and `hall_id`) that can apply between `first` and `last`. A `hall_id` outside
+    `scope` is refused (OutOfScope)."""
+    check_filter_scope(conn, scope, hall_id=hall_id)
     in_scope, params = scope_sql(scope, "hall_id")
     params |= {"hall": hall_id, "first": first, "last": last}
     query = sql.SQL(
@@ -340,64 +396,132 @@ def shifts_for(conn: psycopg.Connection, *, scope: Scope, hall_id: str | None = 
 
 def add_absence(conn: psycopg.Connection, *, hall_id: str, window_id: str | None, officer_id: int | None,
                 reason: str, starts_at: datetime, ends_at: datetime, note: str = "",
-                recorded_by: str | None = None) -> int:
+                recorded_by: str | None = None, approved: bool = True, approved_by: str | None = None) -> int:
+    """A checked absence's id. `approved`: it excuses at once (as the seeding and the CLI record them), approved
+    by `approved_by` (a name) or, without one, as recorded; or (False) it is pending. `register_absence` decides
+    this for a user."""
     if reason not in REASONS:
         raise RosterError(f"reason must be one of {', '.join(REASONS)}", field="reason")
     if window_id is None and officer_id is None:
         raise RosterError("name the window or the officer the absence is for", field="window_id")
     if ends_at <= starts_at:
         raise RosterError("the absence must end after it starts", field="ends_at")
-    if officer_id is not None:
-        row = conn.execute("SELECT hall_id FROM officer WHERE id = %s", (officer_id,)).fetchone()
-        if row is None or row[0] != hall_id:
-            raise RosterError(f"no officer {officer_id} in hall {hall_id!r}", field="officer_id")
+    if officer_id is not None and _officer_hall(conn, officer_id) != hall_id:
+        raise RosterError(f"no officer {officer_id} in hall {hall_id!r}", field="officer_id")
     try:
         with conn.transaction():
             created = conn.execute(
-                "INSERT INTO absence (hall_id, window_id, officer_id, reason, note, starts_at, ends_at, recorded_by)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                (hall_id, window_id, officer_id, reason, note, starts_at, ends_at, recorded_by)).fetchone()
+                "INSERT INTO absence (hall_id, window_id, officer_id, reason, note, starts_at, ends_at, recorded_by,"
+                " approved_at, approved_by) VALUES (%(hall)s, %(window)s, %(officer)s, %(reason)s, %(note)s,"
+                " %(starts)s, %(ends)s, %(recorded_by)s, CASE WHEN %(approved)s THEN now() END,"
+                " CASE WHEN %(approved)s THEN %(approved_by)s::text END) RETURNING id",
+                {"hall": hall_id, "window": window_id, "officer": officer_id, "reason": reason, "note": note,
+                 "starts": starts_at, "ends": ends_at, "recorded_by": recorded_by, "approved": approved,
+                 "approved_by": approved_by}).fetchone()
     except psycopg.errors.ForeignKeyViolation:
         raise RosterError(f"no window {window_id!r} in hall {hall_id!r}", field="window_id") from None
     assert created is not None
     return int(created[0])
 
 
-def get_absence(conn: psycopg.Connection, absence_id: int) -> dict[str, Any] | None:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute("SELECT * FROM absence WHERE id = %s", (absence_id,)).fetchone()
+def approval_refusal(user: User, hall_id: str) -> str | None:
+    """Why `user` may not approve an absence of `hall_id` (inside their scope), or None when they may: someone
+    above the hall (city or province scope) in a role that writes the roster; the hall never approves its own."""
+    if user.role not in ROSTER_WRITERS:
+        return f"role {user.role.value} may not approve absences"
+    if user.scope.kind == "hall":
+        return f"the hall may not approve its own absences: someone above hall {hall_id} does"
+    return None
 
 
-def delete_absence(conn: psycopg.Connection, absence_id: int) -> dict[str, Any] | None:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute("DELETE FROM absence WHERE id = %s RETURNING *", (absence_id,)).fetchone()
+def _planned(conn: psycopg.Connection, starts_at: datetime) -> bool:
+    """Whether an absence recorded now (the transaction's time, as `recorded_at`) is entered before it began."""
+    row = conn.execute("SELECT %s::timestamptz >= now() - %s::interval", (starts_at, PLANNED_GRACE)).fetchone()
+    assert row is not None
+    return bool(row[0])
+
+
+def register_absence(conn: psycopg.Connection, *, user: User, hall_id: str, window_id: str | None,
+                     officer_id: int | None, reason: str, starts_at: datetime, ends_at: datetime,
+                     note: str = "") -> int:
+    """An absence of a hall inside the user's scope (OutOfScope otherwise; an unknown hall is an error about
+    `hall_id`), checked as `add_absence` does and recorded by `user`. It is approved at once when it is planned
+    (it begins no earlier than `PLANNED_GRACE` before now) or when `user` may approve it (`approval_refusal`);
+    otherwise it is pending and excuses nothing until approved."""
+    check_hall(conn, user, hall_id, field="hall_id")
+    approver = approval_refusal(user, hall_id) is None
+    return add_absence(conn, hall_id=hall_id, window_id=window_id, officer_id=officer_id, reason=reason,
+                       starts_at=starts_at, ends_at=ends_at, note=note, recorded_by=user.name,
+                       approved=approver or _planned(conn, starts_at), approved_by=user.name if approver else None)
+
+
+_ABSENCE = ("SELECT a.*, o.name AS officer_name, o.badge,"
+            " CASE WHEN a.approved_at IS NULL THEN 'pending' ELSE 'approved' END AS approval"
+            " FROM absence a LEFT JOIN officer o ON o.id = a.officer_id")
+
+
+def get_absence(conn: psycopg.Connection, *, scope: Scope, absence_id: int) -> dict[str, Any]:
+    """An absence of a hall inside `scope`, with its officer's name and badge, as listed; NotFound otherwise."""
+    return _one_in_scope(conn, _ABSENCE + " WHERE a.id = %(id)s AND {}", scope=scope, kind="absence",
+                         record_id=absence_id, alias="a.")
+
+
+def approve_absence(conn: psycopg.Connection, *, user: User, absence_id: int) -> dict[str, Any]:
+    """Approve a pending absence of a hall inside the user's scope (NotFound otherwise), so that it excuses; the
+    absence as listed. StepForbidden unless `approval_refusal` allows the user. Approving an approved absence
+    changes nothing. Audited (`absence.approve`)."""
+    row = _one_in_scope(conn, "SELECT * FROM absence WHERE id = %(id)s AND {} FOR UPDATE", scope=user.scope,
+                        kind="absence", record_id=absence_id)
+    refused = approval_refusal(user, row["hall_id"])
+    if refused is not None:
+        raise StepForbidden(refused)
+    if row["approved_at"] is None:
+        conn.execute("UPDATE absence SET approved_at = now(), approved_by = %s WHERE id = %s", (user.name, absence_id))
+        pending = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()
+                   if k not in ("approved_at", "approved_by")}
+        audit(conn, user=user, action="absence.approve", subject=f"absence/{absence_id}", details=pending)
+    return get_absence(conn, scope=user.scope, absence_id=absence_id)
+
+
+def delete_absence(conn: psycopg.Connection, *, scope: Scope, absence_id: int) -> dict[str, Any]:
+    """Withdraw an absence of a hall inside `scope` (NotFound otherwise); the absence as it was."""
+    return _one_in_scope(conn, "DELETE FROM absence WHERE id = %(id)s AND {} RETURNING *", scope=scope,
+                         kind="absence", record_id=absence_id)
 
 
 def list_absences(conn: psycopg.Connection, *, scope: Scope, hall_id: str | None = None,
-                  since: datetime | None = None, until: datetime | None = None, limit: int = 50,
-                  offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+                  since: datetime | None = None, until: datetime | None = None, approval: str | None = None,
+                  limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Absences inside `scope` (`approval`: only those `approved` or `pending`), newest first, each with its
+    `approval`, and the total count before paging. A `hall_id` outside `scope` is refused (OutOfScope)."""
+    check_filter_scope(conn, scope, hall_id=hall_id)
+    if approval is not None and approval not in APPROVALS:
+        raise RosterError(f"approval must be one of {', '.join(APPROVALS)}", field="approval")
     in_scope, params = scope_sql(scope, "a.hall_id")
     where = sql.SQL(" AND ").join([
         in_scope, sql.SQL("(%(hall)s::text IS NULL OR a.hall_id = %(hall)s)"),
         sql.SQL("(%(since)s::timestamptz IS NULL OR a.ends_at > %(since)s)"),
         sql.SQL("(%(until)s::timestamptz IS NULL OR a.starts_at < %(until)s)"),
+        sql.SQL("(%(approval)s::text IS NULL OR (a.approved_at IS NULL) = (%(approval)s = 'pending'))"),
     ])
-    params |= {"hall": hall_id, "since": since, "until": until, "limit": limit, "offset": offset}
+    params |= {"hall": hall_id, "since": since, "until": until, "approval": approval, "limit": limit,
+               "offset": offset}
     with conn.cursor(row_factory=dict_row) as cur:
         total = cur.execute(sql.SQL("SELECT count(*) AS n FROM absence a WHERE {}").format(where), params).fetchone()
-        rows = cur.execute(sql.SQL(
-            "SELECT a.*, o.name AS officer_name, o.badge FROM absence a LEFT JOIN officer o ON o.id = a.officer_id"
-            " WHERE {} ORDER BY a.starts_at DESC, a.id DESC LIMIT %(limit)s OFFSET %(offset)s").format(where),
-            params).fetchall()
+        rows = cur.execute(sql.SQL(_ABSENCE + " WHERE {} ORDER BY a.starts_at DESC, a.id DESC"
+                                           " LIMIT %(limit)s OFFSET %(offset)s").format(where), params).fetchall()
     assert total is not None
     return rows, int(total["n"])
 
 
 def absences_between(conn: psycopg.Connection, *, hall_ids: Sequence[str], since: datetime,
                      until: datetime) -> list[Absence]:
+    """The approved absences of `hall_ids` that meet [since, until): what excuses rostered time (a pending
+    absence excuses nothing)."""
     rows = conn.execute(
         "SELECT hall_id, window_id, officer_id, reason, starts_at, ends_at FROM absence"
-        " WHERE hall_id = ANY(%s) AND ends_at > %s AND starts_at < %s", (list(hall_ids), since, until))
+        " WHERE hall_id = ANY(%s) AND ends_at > %s AND starts_at < %s AND approved_at IS NOT NULL",
+        (list(hall_ids), since, until))
     return [Absence(r[0], r[1], r[2], r[3], Interval(r[4].timestamp(), r[5].timestamp())) for r in rows]
 
 
@@ -470,6 +594,46 @@ def presence_by_slot(conn: psycopg.Connection, slots: Sequence[Slot], absences: 
         out.append(PresenceKpi(slot.span.seconds, slot.span.seconds - kept, present, absent,
                                max(0.0, kept - present - absent)))
     return out
+
+
+@dataclass(frozen=True)
+class WeekSlot:
+    slot: Slot
+    officer_name: str
+    presence: PresenceKpi | None  # None for a slot that has not begun
+
+
+@dataclass(frozen=True)
+class Week:
+    hall_id: str
+    monday: date
+    slots: list[WeekSlot]
+
+
+def week_monday(day: date) -> date:
+    """The Monday of `day`'s week; ValueError for a day whose week cannot be written down (before 1970, after 2999)."""
+    if not date(1970, 1, 5) <= day <= date(2999, 12, 24):
+        raise ValueError("give a day between 1970 and 2999")
+    return day - timedelta(days=day.weekday())
+
+
+def roster_week(conn: psycopg.Connection, *, scope: Scope, hall_id: str, day: date, tz: ZoneInfo, hold_s: float,
+                now: float) -> Week:
+    """The week of `day` in a hall inside `scope` (OutOfScope otherwise; an unknown hall is an error about
+    `hall_id`; a day out of range a ValueError, see `week_monday`): every slot with its officer's name and, for
+    the slots begun by `now` (unix seconds), their presence."""
+    check_hall(conn, scope, hall_id, field="hall_id")
+    monday = week_monday(day)
+    sunday = monday + timedelta(days=6)
+    slots = expand(shifts_for(conn, scope=scope, hall_id=hall_id, first=monday - timedelta(days=1), last=sunday),
+                   monday, sunday, tz)
+    since = datetime.combine(monday, time(), tz)
+    absences = absences_between(conn, hall_ids=[hall_id], since=since, until=since + timedelta(days=8))
+    begun = [s for s in slots if s.span.start <= now]
+    presence = dict(zip((id(s) for s in begun), presence_by_slot(conn, begun, absences, hold_s=hold_s), strict=True))
+    names: dict[int, str] = dict(conn.execute("SELECT id, name FROM officer WHERE hall_id = %s", (hall_id,)).fetchall())
+    return Week(hall_id, monday, [WeekSlot(s, str(names.get(s.officer_id, s.officer_id)), presence.get(id(s)))
+                                  for s in slots])
 
 
 def _utc(ts: float) -> datetime:

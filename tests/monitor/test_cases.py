@@ -80,7 +80,8 @@ WORKFLOW = [
     ("insp", "verified", {}, 409),
     ("insp", "verified", {"verification": "unannounced check, no phones"}, 200),
     ("insp", "closed", {}, 403),                              # a manager closes
-    ("hallboss", "closed", {}, 200),
+    ("hallboss", "closed", {}, 403),  # the hall does not close its own case (docs/cases.md)
+    ("root", "closed", {}, 200),
     ("root", "open", {"note": "again"}, 409),                 # final
 ]
 
@@ -101,7 +102,7 @@ def test_workflow_transitions_enforced(app, pool: ConnectionPool, people) -> Non
     assert done["rectification"] == "phones kept in lockers" and done["verification"].startswith("unannounced")
     assert [(s["user_name"], s["from_status"], s["to_status"]) for s in done["steps"]] == [
         ("desk", None, "open"), ("staff", "open", "rectified"), ("insp", "rectified", "open"),
-        ("staff", "open", "rectified"), ("insp", "rectified", "verified"), ("hallboss", "verified", "closed")]
+        ("staff", "open", "rectified"), ("insp", "rectified", "verified"), ("root", "verified", "closed")]
     transitions = [(who, action) for who, action, _ in audit_actions(pool) if action == "case.transition"]
     assert transitions == [(s["user_name"], "case.transition") for s in done["steps"][1:]]
     assert clients["root"].patch(f"/api/v1/cases/{case['id']}", json={"title": "late"}).status_code == 409

@@ -31,6 +31,7 @@ POLICY: dict[str, frozenset[Role] | None] = {
     "login_page": PUBLIC, "login_submit": PUBLIC, "issue_token": PUBLIC, "read_health": PUBLIC,
     "logout": ALL, "read_me": ALL, "read_status": ALL, "status_page": ALL,
     "read_users": ADMIN, "create_user_api": ADMIN, "disable_user_api": ADMIN, "read_audit": ADMIN,
+    "read_user_tokens": ADMIN, "revoke_user_tokens": ADMIN,
     "users_page": ADMIN, "audit_page": ADMIN, "create_checklist": ADMIN,
     "read_complaints": ALL, "read_complaint": ALL, "complaints_page": ALL, "complaint_page": ALL,
     "create_complaint_api": COMPLAINT_WRITERS, "transition_complaint": COMPLAINT_WRITERS,

@@ -1,6 +1,8 @@
 // The live wall: a grid of tiles, each playing one camera over WebRTC (receive-only H.264) with
 // the analytics drawn on a canvas from the "overlay" data channel; MJPEG when WebRTC fails.
 // The layout and the camera of each tile are kept in localStorage, so they survive a reload.
+// When the server ends a stream because the right to watch it ended (logout, expiry, scope), the
+// overlay channel says why first: the tile shows it and does not fall back to MJPEG.
 "use strict";
 
 (function () {
@@ -144,8 +146,15 @@
       this.playMjpeg();
     }
 
+    ended(reason) {
+      const key = this.key;
+      this.stop(); this.key = key;
+      this.setState(`ended: ${reason}`, "failed");
+    }
+
     onOverlay(message) {
       this.stats.overlayMessages += 1;
+      if (message.type === "end") { this.ended(message.reason); return; }
       if (message.type === "config") this.stats.config = message;
       else if (message.type === "overlay") this.stats.overlay = message;
       this.draw();
