@@ -14,17 +14,18 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import psycopg
 from fastapi import Depends, HTTPException, Query
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, ValidationError
 
 from analytics.kpi import LeagueRow, Level
 from core.config import HallConfig, SiteConfig, ZoneKind
 from core.errors import HallwatchError, StreamError
 from monitor.deps import require_roles
-from storage.auth.model import Role, User
-from storage.records.cases import CaseStatus, SourceKind, StepForbidden
-from storage.records.common import NotFound, OutOfScope, RecordError, WorkflowError, check_filter_scope
+from storage.auth.model import User
+from storage.records.cases import CaseStatus, SourceKind
+from storage.records.common import NotFound, OutOfScope, RecordError, StepForbidden, WorkflowError, check_filter_scope
 from storage.records.evidence import EvidenceCorrupt
 from storage.records.officers import PhotoCorrupt
+from storage.records.rosters import ROSTER_WRITERS
 from storage.records.scorecards import Month, Scorecards, Unstaffed, monthly_scorecards
 
 T = TypeVar("T")
@@ -33,12 +34,13 @@ T = TypeVar("T")
 
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
-HallId = Annotated[str | None, Query(max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
-CityId = Annotated[str | None, Query(max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+# An empty value (a filter form's "any") means no filter.
+_Id = Annotated[str, StringConstraints(max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+HallId = Annotated[_Id | None, BeforeValidator(lambda v: v or None), Query()]
+CityId = Annotated[_Id | None, BeforeValidator(lambda v: v or None), Query()]
 MonthText = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM; default: this month")]
 LevelName = Literal["province", "city", "hall", "window"]
 
-ROSTER_WRITERS = (Role.admin, Role.manager)  # add and edit officers and shifts
 RosterWriter = Annotated[User, Depends(require_roles(*ROSTER_WRITERS))]
 
 

@@ -29,14 +29,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import psycopg
-from psycopg.rows import dict_row
 from starlette.requests import Request
 
 from core.config.live import LiveConfig
 from core.errors import HallwatchError
 from monitor.deps import SESSION_COOKIE
 from storage.auth.model import User
-from storage.auth.users import user_from_row
+from storage.auth.sessions import holders
 
 if TYPE_CHECKING:
     from monitor.live.wall import LiveCamera
@@ -259,18 +258,7 @@ def end_live_streams(app: Any, *, reason: str, session_token: str | None = None,
 
 
 def credential_holders(conn: psycopg.Connection, credentials: Collection[Credential]) -> dict[Credential, User]:
-    """The current user of each credential that still lets its holder in, in one query: the same rules
-    as `storage.auth.sessions.session_for` and `user_for_token` (unexpired, not revoked, user active)."""
-    sessions = [c.digest for c in credentials if c.kind == "session"]
-    tokens = [c.digest for c in credentials if c.kind == "token"]
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(
-            "SELECT 'session' AS kind, s.token_hash, u.id, u.name, u.role, u.scope, u.active"
-            " FROM user_session s JOIN app_user u ON u.id = s.user_id"
-            " WHERE s.token_hash = ANY(%(sessions)s) AND s.expires_at > now() AND u.active"
-            " UNION ALL"
-            " SELECT 'token', t.token_hash, u.id, u.name, u.role, u.scope, u.active"
-            " FROM api_token t JOIN app_user u ON u.id = t.user_id"
-            " WHERE t.token_hash = ANY(%(tokens)s) AND NOT t.revoked AND t.expires_at > now() AND u.active",
-            {"sessions": sessions, "tokens": tokens})
-        return {Credential(row["kind"], row["token_hash"]): user_from_row(row) for row in cur.fetchall()}
+    """The current user of each credential that still lets its holder in (`storage.auth.sessions.holders`)."""
+    found = holders(conn, sessions=[c.digest for c in credentials if c.kind == "session"],
+                    tokens=[c.digest for c in credentials if c.kind == "token"])
+    return {Credential(kind, digest): user for (kind, digest), user in found.items()}

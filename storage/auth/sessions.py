@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import psycopg
 from psycopg.rows import dict_row
@@ -111,3 +113,22 @@ def user_for_token(conn: psycopg.Connection, token: str) -> User | None:
             (_digest(token),))
         row = cur.fetchone()
     return user_from_row(row) if row else None
+
+
+def holders(conn: psycopg.Connection, *, sessions: Collection[str], tokens: Collection[str]
+            ) -> dict[tuple[Literal["session", "token"], str], User]:
+    """The current user of each session and API token, named by SHA-256 digest as stored, that still lets
+    its holder in, in one query: the rules of `session_for` and `user_for_token` (unexpired, not revoked,
+    user active). Keys are ("session" | "token", digest); one that lets nobody in is absent. Open live
+    streams are re-checked with it."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            "SELECT 'session' AS kind, s.token_hash, u.id, u.name, u.role, u.scope, u.active"
+            " FROM user_session s JOIN app_user u ON u.id = s.user_id"
+            " WHERE s.token_hash = ANY(%(sessions)s) AND s.expires_at > now() AND u.active"
+            " UNION ALL"
+            " SELECT 'token', t.token_hash, u.id, u.name, u.role, u.scope, u.active"
+            " FROM api_token t JOIN app_user u ON u.id = t.user_id"
+            " WHERE t.token_hash = ANY(%(tokens)s) AND NOT t.revoked AND t.expires_at > now() AND u.active",
+            {"sessions": list(sessions), "tokens": list(tokens)})
+        return {(row["kind"], row["token_hash"]): user_from_row(row) for row in cur.fetchall()}

@@ -21,12 +21,13 @@ from storage.records.common import (
     HALLS_TIMEZONE,
     NotFound,
     RecordError,
+    StepForbidden,
     StepLog,
     WorkflowError,
     counted_page,
     equal_filters,
+    reachable_user,
 )
-from storage.records.complaints import reachable_user
 from storage.records.inspections import visible_sql
 
 
@@ -62,11 +63,6 @@ STEP_ROLES: dict[CaseStatus, frozenset[Role]] = {
 }
 # The steps taken only from above the hall, with what each does.
 ABOVE_THE_HALL: dict[CaseStatus, str] = {S.verified: "verify", S.open: "send back", S.closed: "close"}
-
-
-class StepForbidden(RecordError):
-    """The user may not take this step of the workflow: their role, their place (the hall checks not itself) or
-    their own rectification."""
 
 
 def _plausible(when: datetime) -> datetime:

@@ -15,6 +15,7 @@ from psycopg.rows import dict_row
 from core.config.scorecards import ScorecardConfig
 from core.errors import HallwatchError
 from storage.auth.model import Scope, User
+from storage.auth.users import find_user
 
 # The halls' time zone when the caller names none (the default of `scorecards.timezone`): roster times are local.
 HALLS_TIMEZONE = ScorecardConfig.model_fields["timezone"].default
@@ -40,6 +41,11 @@ class OutOfScope(RecordError):
 class WorkflowError(RecordError):
     """A change the records do not allow as they stand: a status step the workflow forbids, a record that
     exists already."""
+
+
+class StepForbidden(RecordError):
+    """The user may not take this step of the workflow: their role, their place (the hall checks not itself) or
+    their own rectification."""
 
 
 def hall_city(conn: psycopg.Connection, hall_id: str) -> str | None:
@@ -148,3 +154,17 @@ def mask_name(name: str) -> str:
     """Keep the first character: `张三丰` -> `张**`, `Smith` -> `S****`."""
     name = name.strip()
     return name[:1] + "*" * (len(name) - 1) if name else ""
+
+
+def reachable_user(conn: psycopg.Connection, *, name: str, hall_id: str, field: str,
+                   refuse: type[RecordError] = RecordError) -> User:
+    """The active user `name`, whose scope covers hall `hall_id`: someone a record of that hall may be handed to
+    (an assignee, an owner) because they can see it. Otherwise `refuse`, naming the user and `field` (the input
+    that named them)."""
+    found = find_user(conn, name=name)
+    if found is None or not found.active:
+        raise refuse(f"no active user {name!r}", field=field)
+    city = hall_city(conn, hall_id)
+    if city is None or not found.scope.allows(hall_id, city):
+        raise refuse(f"user {name!r} cannot see hall {hall_id!r} (scope {found.scope.path})", field=field)
+    return found

@@ -18,7 +18,6 @@ from core.config.auth import RecordsConfig
 from storage.auth.audit import audit
 from storage.auth.model import Role, User
 from storage.auth.scope import scope_sql
-from storage.auth.users import find_user
 from storage.records.common import (
     RecordError,
     StepLog,
@@ -26,9 +25,9 @@ from storage.records.common import (
     check_hall,
     counted_page,
     equal_filters,
-    hall_city,
     mask_name,
     mask_phone,
+    reachable_user,
 )
 
 
@@ -105,20 +104,6 @@ _COLUMNS = sql.SQL(
     " c.category, c.summary, c.contact_name, c.contact_phone, c.received_at, c.external_ref, c.status, c.status_at,"
     " u.name AS assignee, c.assign_due_at, c.resolve_due_at, c.resolution, c.upheld, c.reject_reason,"
     " {} AS overdue").format(_OVERDUE)
-
-
-def reachable_user(conn: psycopg.Connection, *, name: str, hall_id: str, field: str,
-                   refuse: type[RecordError] = RecordError) -> User:
-    """The active user `name`, whose scope covers hall `hall_id`: someone a record of that hall may be handed to
-    (an assignee, an owner) because they can see it. Otherwise `refuse`, naming the user and `field` (the input
-    that named them)."""
-    found = find_user(conn, name=name)
-    if found is None or not found.active:
-        raise refuse(f"no active user {name!r}", field=field)
-    city = hall_city(conn, hall_id)
-    if city is None or not found.scope.allows(hall_id, city):
-        raise refuse(f"user {name!r} cannot see hall {hall_id!r} (scope {found.scope.path})", field=field)
-    return found
 
 
 def create_complaint(conn: psycopg.Connection, *, user: User, data: ComplaintCreate, config: RecordsConfig) -> int:

@@ -34,8 +34,15 @@ from analytics.kpi import Interval, PresenceKpi, merge, subtract
 from storage.auth.audit import audit
 from storage.auth.model import Role, Scope, User
 from storage.auth.scope import scope_sql
-from storage.records.cases import StepForbidden
-from storage.records.common import NotFound, RecordError, WorkflowError, check_filter_scope, check_hall, window_exists
+from storage.records.common import (
+    NotFound,
+    RecordError,
+    StepForbidden,
+    WorkflowError,
+    check_filter_scope,
+    check_hall,
+    window_exists,
+)
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 REASONS = ("training", "leave", "leader_duty")

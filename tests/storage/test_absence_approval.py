@@ -19,8 +19,7 @@ from storage.auth.model import Role, Scope, User
 from storage.auth.users import create_user
 from storage.migrate import apply_migrations
 from storage.records import officers, rosters
-from storage.records.cases import StepForbidden
-from storage.records.common import NotFound
+from storage.records.common import NotFound, StepForbidden
 from storage.records.rosters import PLANNED_GRACE, Shift
 from storage.records.scorecards import Month, Unstaffed, monthly_scorecards
 from storage.samples import insert_samples, sync_site

@@ -17,14 +17,13 @@ from storage.records.cases import (
     CaseTransition,
     CaseUpdate,
     SourceKind,
-    StepForbidden,
     change_status,
     create_case,
     get_case,
     next_steps,
     update_case,
 )
-from storage.records.common import RecordError
+from storage.records.common import RecordError, StepForbidden
 from storage.records.complaints import Category, Channel, ComplaintCreate, create_complaint
 from storage.records.inspections import (
     FindingCategory,
