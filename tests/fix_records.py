@@ -5,15 +5,21 @@ trends' two minutes of a hall."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from importlib import metadata
+from pathlib import Path
+from typing import Any
 
 import psycopg
+import pytest
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from pipeline.rows import DeskSample, HealthSample, ZoneSample
+from storage.auth.model import Role
 from storage.records.officers import create_officer
 from storage.records.rosters import Shift, add_shift
 from storage.samples import insert_samples
+from tests.fix_auth import add_user, api_client
 from tests.fix_sites import SITE
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -163,3 +169,71 @@ def seed_trends(pool: ConnectionPool) -> None:
         assert row is not None
         conn.execute("INSERT INTO finding (inspection_id, window_id, category, severity, description)"
                      " VALUES (%s, 'w2', 'attitude', 'medium', 'ignored a citizen')", (row[0],))
+
+
+# -- a covert visit, for the tests that look for any trace of it where its hall looks
+
+HALL = "cc-nanguan"
+BUS = Path(str(metadata.distribution("ultralytics").locate_file("ultralytics/assets/bus.jpg")))
+
+
+@pytest.fixture
+def covert(app, pool: ConnectionPool) -> dict[str, Any]:
+    """A covert visit of cc-nanguan and everything that could betray it. Nanguan's hall-scoped users of every
+    role (its admin among them), the province admin, the city admin and
+    inspector; over a hundred rows nanguan may see (complaints, a user its admin made), then a covert secret
+    shopper visit of nanguan: planned, viewed, a finding, evidence viewed unblurred, scored, a case made and
+    changed; and a second covert plan, cancelled."""
+    for name, role, scope in [("root", "admin", "province"), ("cityadm", "admin", "city/cc"),
+                              ("insp", "inspector", "city/cc"),
+                              *[(f"ng-{r.value}", r.value, f"hall/{HALL}") for r in Role]]:
+        add_user(pool, name, role, scope)
+    root, insp = api_client(app, "root"), api_client(app, "insp")
+    template = root.post("/api/v1/checklists", json={"name": "Window service", "items": [
+        {"text": "Officer at the window", "weight": 1}]}).json()["id"]
+    csv = "received_at,hall_id,channel,category,summary\n" + "".join(
+        f"2026-03-01T09:{n % 60:02d}:00+08:00,{HALL},hotline,delay,waited {n}\n" for n in range(110))
+    imported = root.post("/api/v1/complaints/import", files={"file": ("hotline.csv", csv.encode(), "text/csv")})
+    assert len(imported.json()["imported"]) == 110
+    made = api_client(app, f"ng-{Role.admin.value}").post("/api/v1/users", json={
+        "name": "ng-new", "role": "hall_staff", "scope": f"hall/{HALL}", "password": "a good long password"})
+    assert made.status_code == 201
+
+    iid = plan(insp, HALL, covert=True, template_id=template, inspector="SHOPPER-X")
+    assert insp.get(f"/api/v1/inspections/{iid}").status_code == 200
+    finding = insp.post(f"/api/v1/inspections/{iid}/findings", json={
+        "category": "error", "severity": "high", "description": "SECRET-FINDING fee overcharged"}).json()["id"]
+    evidence = insp.post(f"/api/v1/inspections/{iid}/evidence",
+                         files={"photo": ("bus.jpg", BUS.read_bytes(), "image/jpeg")}).json()["id"]
+    assert insp.get(f"/api/v1/evidence/{evidence}").status_code == 200
+    visit = insp.post(f"/api/v1/inspections/{iid}/visit", json={
+        "carried_out_at": datetime.now(UTC).isoformat(), "scores": {"1": 0.25}})
+    assert visit.status_code == 200 and visit.json()["score"] == 25.0
+    case = insp.post("/api/v1/cases", json={"source_kind": "finding", "source_ref": str(finding),
+                                            "title": "SECRET-CASE fee overcharged"}).json()["id"]
+    assert insp.patch(f"/api/v1/cases/{case}", json={
+        "due_at": (datetime.now(UTC) + timedelta(days=3)).isoformat()}).status_code == 200
+    cancelled = plan(insp, HALL, covert=True, kind="spot_check")
+    assert insp.post(f"/api/v1/inspections/{cancelled}/status", json={"to": "cancelled"}).status_code == 200
+    assert insp.get("/api/v1/inspections").status_code == 200   # a list showing the covert plan
+    actions = {"inspection.plan", "inspection.view_covert", "finding.create", "evidence.create",
+               "evidence.view_unblurred", "inspection.record_visit", "case.create", "case.update",
+               "inspection.cancelled"}
+    with pool.connection() as conn:
+        logged = {r[0] for r in conn.execute("SELECT action FROM audit_log WHERE user_name = 'insp'")}
+    assert logged >= actions
+    subjects = [f"inspection/{iid}", f"inspection/{cancelled}", f"finding/{finding}", f"evidence/{evidence}",
+                f"case/{case}"]
+    return {"iid": iid, "subjects": subjects, "actions": sorted(actions)}
+
+
+def traces(covert: dict[str, Any]) -> list[str]:
+    """What would betray the covert visits in a response: their subjects, ids in details, titles, texts."""
+    return [*covert["subjects"], f'"inspection": {covert["iid"]}', f'"inspection":{covert["iid"]}',
+            "SECRET-", "SHOPPER-X", "secret_shopper", "view_covert", "record_visit", "finding.create", "evidence.",
+            "case.", "inspection.plan", "inspection.cancelled", "list_covert", "inspection/list"]
+
+
+def assert_no_trace(text: str, covert: dict[str, Any], who: str) -> None:
+    found = [t for t in traces(covert) if t in text]
+    assert not found, (who, found)

@@ -7,12 +7,8 @@ the planning inspector's city see all of it."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
-from importlib import metadata
-from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
@@ -20,10 +16,7 @@ from storage.auth.audit import audit, audit_rows
 from storage.auth.model import Role, Scope, User
 from storage.records.officers import create_officer
 from tests.fix_auth import add_user, api_client, browser_login, page_login
-from tests.fix_records import complaint, event, plan
-
-BUS = Path(str(metadata.distribution("ultralytics").locate_file("ultralytics/assets/bus.jpg")))
-HALL = "cc-nanguan"
+from tests.fix_records import HALL, assert_no_trace, complaint, event
 
 READERS = {"prov": "province", "cc": "city/cc", "jlc": "city/jlc", "nanguan": f"hall/{HALL}",
            "chaoyang": "hall/cc-chaoyang"}
@@ -127,67 +120,6 @@ def audit_pages(page, base: str, query: str = "") -> str:
             page.locator("a", has_text="Older").click()
         texts.append(page.locator("main").inner_text())
     return "\n".join(texts)
-
-
-@pytest.fixture
-def covert(app, pool: ConnectionPool) -> dict[str, Any]:
-    """Nanguan's hall-scoped users of every role (its admin among them), the province admin, the city admin and
-    inspector; over a hundred rows nanguan may see (complaints, a user its admin made), then a covert secret
-    shopper visit of nanguan: planned, viewed, a finding, evidence viewed unblurred, scored, a case made and
-    changed; and a second covert plan, cancelled."""
-    for name, role, scope in [("root", "admin", "province"), ("cityadm", "admin", "city/cc"),
-                              ("insp", "inspector", "city/cc"),
-                              *[(f"ng-{r.value}", r.value, f"hall/{HALL}") for r in Role]]:
-        add_user(pool, name, role, scope)
-    root, insp = api_client(app, "root"), api_client(app, "insp")
-    template = root.post("/api/v1/checklists", json={"name": "Window service", "items": [
-        {"text": "Officer at the window", "weight": 1}]}).json()["id"]
-    csv = "received_at,hall_id,channel,category,summary\n" + "".join(
-        f"2026-03-01T09:{n % 60:02d}:00+08:00,{HALL},hotline,delay,waited {n}\n" for n in range(110))
-    imported = root.post("/api/v1/complaints/import", files={"file": ("hotline.csv", csv.encode(), "text/csv")})
-    assert len(imported.json()["imported"]) == 110
-    made = api_client(app, f"ng-{Role.admin.value}").post("/api/v1/users", json={
-        "name": "ng-new", "role": "hall_staff", "scope": f"hall/{HALL}", "password": "a good long password"})
-    assert made.status_code == 201
-
-    iid = plan(insp, HALL, covert=True, template_id=template, inspector="SHOPPER-X")
-    assert insp.get(f"/api/v1/inspections/{iid}").status_code == 200
-    finding = insp.post(f"/api/v1/inspections/{iid}/findings", json={
-        "category": "error", "severity": "high", "description": "SECRET-FINDING fee overcharged"}).json()["id"]
-    evidence = insp.post(f"/api/v1/inspections/{iid}/evidence",
-                         files={"photo": ("bus.jpg", BUS.read_bytes(), "image/jpeg")}).json()["id"]
-    assert insp.get(f"/api/v1/evidence/{evidence}").status_code == 200
-    visit = insp.post(f"/api/v1/inspections/{iid}/visit", json={
-        "carried_out_at": datetime.now(UTC).isoformat(), "scores": {"1": 0.25}})
-    assert visit.status_code == 200 and visit.json()["score"] == 25.0
-    case = insp.post("/api/v1/cases", json={"source_kind": "finding", "source_ref": str(finding),
-                                            "title": "SECRET-CASE fee overcharged"}).json()["id"]
-    assert insp.patch(f"/api/v1/cases/{case}", json={
-        "due_at": (datetime.now(UTC) + timedelta(days=3)).isoformat()}).status_code == 200
-    cancelled = plan(insp, HALL, covert=True, kind="spot_check")
-    assert insp.post(f"/api/v1/inspections/{cancelled}/status", json={"to": "cancelled"}).status_code == 200
-    assert insp.get("/api/v1/inspections").status_code == 200   # a list showing the covert plan
-    actions = {"inspection.plan", "inspection.view_covert", "finding.create", "evidence.create",
-               "evidence.view_unblurred", "inspection.record_visit", "case.create", "case.update",
-               "inspection.cancelled"}
-    with pool.connection() as conn:
-        logged = {r[0] for r in conn.execute("SELECT action FROM audit_log WHERE user_name = 'insp'")}
-    assert logged >= actions
-    subjects = [f"inspection/{iid}", f"inspection/{cancelled}", f"finding/{finding}", f"evidence/{evidence}",
-                f"case/{case}"]
-    return {"iid": iid, "subjects": subjects, "actions": sorted(actions)}
-
-
-def traces(covert: dict[str, Any]) -> list[str]:
-    """What would betray the covert visits in a response: their subjects, ids in details, titles, texts."""
-    return [*covert["subjects"], f'"inspection": {covert["iid"]}', f'"inspection":{covert["iid"]}',
-            "SECRET-", "SHOPPER-X", "secret_shopper", "view_covert", "record_visit", "finding.create", "evidence.",
-            "case.", "inspection.plan", "inspection.cancelled", "list_covert", "inspection/list"]
-
-
-def assert_no_trace(text: str, covert: dict[str, Any], who: str) -> None:
-    found = [t for t in traces(covert) if t in text]
-    assert not found, (who, found)
 
 
 def test_covert_plans_hidden_from_the_hall_only(app, pool: ConnectionPool, covert: dict[str, Any]) -> None:
