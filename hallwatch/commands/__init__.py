@@ -11,9 +11,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+from pathlib import Path
 
 
 def register_all(commands: argparse._SubParsersAction) -> None:
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{__name__}.{info.name}")
         module.register(commands)
+
+
+def data_dir_option(parser: argparse.ArgumentParser, default: str = "the user data directory") -> None:
+    """`--data-dir`: where the embedded database lives, for every command that opens the database."""
+    parser.add_argument("--data-dir", type=Path, help=f"embedded database location (default: {default}); "
+                                                     "ignored when HALLWATCH_DATABASE_URL is set")

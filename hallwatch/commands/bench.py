@@ -7,6 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
+from hallwatch.commands import data_dir_option
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="measure parts of hallwatch on this machine")
@@ -15,7 +17,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     db = sub.add_parser("db", help="sample-writer throughput against raw COPY")
     db.add_argument("--json", action="store_true", help="print JSON instead of a summary")
     db.add_argument("--rows", type=int, default=200_000, help="samples to write (default: %(default)s)")
-    _data_dir(db)
+    data_dir_option(db, "a temporary directory")
     db.set_defaults(func=cmd_bench_db)
 
     detector = sub.add_parser("detector", help="ms per frame and recall per way of detecting")
@@ -43,7 +45,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     queries.add_argument("--days", type=float, default=90, help="days of minute data (default: %(default)s)")
     queries.add_argument("--windows", type=int, default=200, help="service windows (default: %(default)s)")
     queries.add_argument("--repeats", type=int, default=20, help="timed runs per query (default: %(default)s)")
-    _data_dir(queries)
+    data_dir_option(queries, "a temporary directory")
     queries.set_defaults(func=cmd_bench_queries)
 
     scorecards = sub.add_parser("scorecards", help="time a month's scorecards over synthetic desk samples")
@@ -51,13 +53,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     scorecards.add_argument("--days", type=int, default=30,
                             help="days of 1 Hz samples, 08:30-17:00 (default: %(default)s)")
     scorecards.add_argument("--json", action="store_true")
-    _data_dir(scorecards)
+    data_dir_option(scorecards, "a temporary directory")
     scorecards.set_defaults(func=cmd_bench_scorecards)
 
-
-def _data_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, help="embedded database location (default: a temporary directory); "
-                                                     "ignored when HALLWATCH_DATABASE_URL is set")
 
 
 def cmd_bench_db(args: argparse.Namespace) -> int:

@@ -5,29 +5,27 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hallwatch.commands import data_dir_option
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     db = commands.add_parser("db", help="database administration")
     sub = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
 
     migrate = sub.add_parser("migrate", help="apply pending migrations")
-    _data_dir(migrate)
+    data_dir_option(migrate)
     migrate.set_defaults(func=cmd_db_migrate)
 
     backup = sub.add_parser("backup", help="write the whole database to a file (pg_dump custom format)")
     backup.add_argument("file", type=Path)
-    _data_dir(backup)
+    data_dir_option(backup)
     backup.set_defaults(func=cmd_db_backup)
 
     restore = sub.add_parser("restore", help="replace the database with a backup (stop the service first)")
     restore.add_argument("file", type=Path)
-    _data_dir(restore)
+    data_dir_option(restore)
     restore.set_defaults(func=cmd_db_restore)
 
-
-def _data_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, help="embedded database location; "
-                                                     "ignored when HALLWATCH_DATABASE_URL is set")
 
 
 def cmd_db_migrate(args: argparse.Namespace) -> int:

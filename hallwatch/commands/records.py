@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from core.errors import HallwatchError
+from hallwatch.commands import data_dir_option
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -15,8 +16,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     imp.add_argument("file", type=Path)
     imp.add_argument("--as", dest="user", required=True, help="the user the complaints are registered by "
                                                               "(their scope limits the halls)")
-    imp.add_argument("--data-dir", type=Path, help="embedded database location; "
-                                                   "ignored when HALLWATCH_DATABASE_URL is set")
+    data_dir_option(imp)
     imp.set_defaults(func=cmd_import_complaints)
 
 

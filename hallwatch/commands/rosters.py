@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from core.errors import HallwatchError
+from hallwatch.commands import data_dir_option
 
 LEVELS = ["window", "hall", "city", "province"]
 
@@ -19,25 +20,21 @@ def register(commands: argparse._SubParsersAction) -> None:
     imp = sub.add_parser("import", help="add shifts from a CSV file (see docs/rosters.md); bad rows are listed")
     imp.add_argument("file", type=Path, help="CSV with hall,window,badge,name,days,start,end[,valid_from,valid_to]")
     imp.add_argument("--site", type=Path, help="site file to mirror into the database first (so windows exist)")
-    _data_dir(imp)
+    data_dir_option(imp)
     imp.set_defaults(func=cmd_rosters_import)
 
     shifts = sub.add_parser("shifts", help="list a hall's shifts")
     shifts.add_argument("--hall", help="hall id (default: all halls)")
-    _data_dir(shifts)
+    data_dir_option(shifts)
     shifts.set_defaults(func=cmd_rosters_shifts)
 
     cards = sub.add_parser("scorecards", help="the league table of a month")
     cards.add_argument("month", help="YYYY-MM")
     cards.add_argument("--level", choices=LEVELS, default="hall")
     cards.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    _data_dir(cards)
+    data_dir_option(cards)
     cards.set_defaults(func=cmd_rosters_scorecards)
 
-
-def _data_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, help="embedded database location; "
-                                                     "ignored when HALLWATCH_DATABASE_URL is set")
 
 
 def cmd_rosters_import(args: argparse.Namespace) -> int:

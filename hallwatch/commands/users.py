@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from core.errors import HallwatchError
+from hallwatch.commands import data_dir_option
 
 ROLES = ["admin", "center_operator", "inspector", "manager", "complaints_officer", "hall_staff"]
 
@@ -25,29 +26,25 @@ def register(commands: argparse._SubParsersAction) -> None:
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--scope", required=True, help="province, city/<city_id> or hall/<hall_id>")
     add.add_argument("--site", type=Path, help="site file to mirror into the database first (so scopes exist)")
-    _data_dir(add)
+    data_dir_option(add)
     add.set_defaults(func=cmd_users_add)
 
     lst = sub.add_parser("list", help="list users")
-    _data_dir(lst)
+    data_dir_option(lst)
     lst.set_defaults(func=cmd_users_list)
 
     disable = sub.add_parser("disable", help="disable a user and end their sessions and tokens")
     disable.add_argument("name")
-    _data_dir(disable)
+    data_dir_option(disable)
     disable.set_defaults(func=cmd_users_disable)
 
     token = sub.add_parser("token", help="print a new API bearer token for a user")
     token.add_argument("name")
     token.add_argument("--label", default="cli")
     token.add_argument("--days", type=float, default=None)
-    _data_dir(token)
+    data_dir_option(token)
     token.set_defaults(func=cmd_users_token)
 
-
-def _data_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, help="embedded database location; "
-                                                     "ignored when HALLWATCH_DATABASE_URL is set")
 
 
 def _read_password() -> str:
