@@ -103,9 +103,10 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from hallwatch.service import READY_LINE
+    from hallwatch.service import READY_LINE, die_with_parent
     from tools.simulator import run_simulator
 
+    die_with_parent()
     site = load_site(args.site)
     truth_dir = args.truth_dir or Path(tempfile.mkdtemp(prefix="hallwatch-truth-"))
     truth_dir.mkdir(parents=True, exist_ok=True)

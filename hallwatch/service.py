@@ -121,7 +121,8 @@ def simulator_process(site_path: Path, truth_dir: Path, seed: int,
     """Start `hallwatch simulate` as a child and wait until its RTSP servers listen."""
     cmd = [sys.executable, "-m", "hallwatch", "simulate", "--site", str(site_path),
            "--truth-dir", str(truth_dir), "--seed", str(seed)] + (["--story", str(story)] if story else [])
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    env = {**os.environ, PARENT_PID_ENV: str(os.getpid())}  # the child dies with us (die_with_parent)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -141,3 +142,19 @@ def simulator_process(site_path: Path, truth_dir: Path, seed: int,
 
 
 READY_LINE = "hallwatch simulate: ready"
+PARENT_PID_ENV = "HALLWATCH_PARENT_PID"
+
+
+def die_with_parent() -> None:
+    """In a child started by `simulator_process`: be sent SIGTERM when the parent dies, even by SIGKILL,
+    so a killed demo leaves no simulator holding its ports (Linux's PR_SET_PDEATHSIG; elsewhere nothing).
+    A parent already gone before this ran ends the child at once."""
+    parent = os.environ.get(PARENT_PID_ENV)
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != int(parent):
+        raise SystemExit(0)

