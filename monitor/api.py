@@ -78,11 +78,6 @@ def unprocessable(field: str, message: str, where: str = "body") -> HTTPExceptio
     return HTTPException(status_code=422, detail=[{"loc": [where, field], "msg": message, "type": "value_error"}])
 
 
-def case_error(exc: RecordError) -> HTTPException:
-    """As `http_error`; an error about a user (the case's owner) names the field `owner`."""
-    return http_error(exc, field="owner" if "user" in str(exc) else None)
-
-
 def form_message(exc: Exception) -> str:
     """One line for a form: a pydantic error names its field's path, a record or 422 error its field."""
     if isinstance(exc, ValidationError):

@@ -11,12 +11,12 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from monitor.api import CasePublic, ExcusePublic, Limit, Offset, Page, case_error
+from monitor.api import CasePublic, ExcusePublic, Limit, Offset, Page
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
 from storage.auth.model import Role, User
 from storage.records.alerts import AckCreate, AlertFilter, AlertKind, AlertState, acknowledge, get_alert, list_alerts
 from storage.records.cases import CaseCreate, DueAt, SourceKind, create_case, get_case
-from storage.records.common import RecordError, check_filter_scope
+from storage.records.common import check_filter_scope
 
 router = APIRouter()
 nav = [NavItem("Alerts", "/alerts", order=5)]
@@ -88,12 +88,9 @@ def acknowledge_alert(alert_id: AlertId, body: AckCreate, conn: DbConn, site: Si
 @router.post("/api/v1/alerts/{alert_id}/case", tags=["alerts"], status_code=201, responses={404: {}, 409: {}})
 def alert_to_case(alert_id: AlertId, body: AlertCaseCreate, conn: DbConn, user: Handler, site: SiteDep) -> CasePublic:
     """Turn the alert into a case (one per alert; 409 names the existing case)."""
-    try:
-        data = CaseCreate(source_kind=SourceKind.event, source_ref=alert_id, title=body.title, owner=body.owner,
-                          due_at=body.due_at)
-        case_id = create_case(conn, user=user, data=data, config=site.records)
-    except RecordError as exc:
-        raise case_error(exc) from None
+    data = CaseCreate(source_kind=SourceKind.event, source_ref=alert_id, title=body.title, owner=body.owner,
+                      due_at=body.due_at)
+    case_id = create_case(conn, user=user, data=data, config=site.records)
     return CasePublic.from_row(get_case(conn, user=user, case_id=case_id, timezone=site.scorecards.timezone))
 
 

@@ -13,7 +13,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from monitor.api import CasePublic, Limit, Offset, Page, case_error, case_source_url, status_of
+from monitor.api import CasePublic, Limit, Offset, Page, case_source_url, status_of
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
 from storage.auth.model import User
 from storage.records.cases import (
@@ -81,10 +81,7 @@ def read_cases(conn: DbConn, site: SiteDep, user: CurrentUser, where: Filter, li
 
 @router.post("/api/v1/cases", tags=["cases"], status_code=201, responses={403: {}, 404: {}, 409: {}})
 def create_case_api(body: CaseCreate, conn: DbConn, user: Creator, site: SiteDep) -> CasePublic:
-    try:
-        case_id = create_case(conn, user=user, data=body, config=site.records)
-    except RecordError as exc:
-        raise case_error(exc) from None
+    case_id = create_case(conn, user=user, data=body, config=site.records)
     return CasePublic.from_row(_case(conn, user, case_id, site))
 
 
@@ -95,11 +92,8 @@ def read_case(case_id: CaseId, conn: DbConn, site: SiteDep, user: CurrentUser) -
 
 @router.patch("/api/v1/cases/{case_id}", tags=["cases"], responses={404: {}, 409: {}})
 def update_case_api(case_id: CaseId, body: CaseUpdate, conn: DbConn, site: SiteDep, user: Creator) -> CasePublic:
-    try:
-        return CasePublic.from_row(update_case(conn, user=user, case_id=case_id, change=body,
-                                               timezone=site.scorecards.timezone))
-    except RecordError as exc:
-        raise case_error(exc) from None
+    return CasePublic.from_row(update_case(conn, user=user, case_id=case_id, change=body,
+                                           timezone=site.scorecards.timezone))
 
 
 @router.post("/api/v1/cases/{case_id}/transition", tags=["cases"], responses={403: {}, 404: {}, 409: {}})
@@ -107,11 +101,8 @@ def transition_case(case_id: CaseId, body: CaseTransition, conn: DbConn, site: S
                     user: CurrentUser) -> CasePublic:
     """open → rectified (hall, owner) → verified (someone outside the hall) → closed (manager); rectified → open
     sends a rectification back. A step the workflow does not allow answers 409 naming the allowed ones."""
-    try:
-        return CasePublic.from_row(change_status(conn, user=user, case_id=case_id, change=body,
-                                                 timezone=site.scorecards.timezone))
-    except RecordError as exc:
-        raise case_error(exc) from None
+    return CasePublic.from_row(change_status(conn, user=user, case_id=case_id, change=body,
+                                             timezone=site.scorecards.timezone))
 
 
 # --- pages -------------------------------------------------------------------------------------------
@@ -165,14 +156,13 @@ def case_page(request: Request, case_id: CaseId, conn: DbConn, site: SiteDep, us
 
 
 def _form_change(case_id: int, change: Callable[[], object]) -> Response:
-    """Run a change posted by a form on the case page and go back to it; a bad value answers 422 naming it."""
+    """Run a change posted by a form on the case page and go back to it; a bad value answers 422 naming it
+    (a domain error answers as the app's RecordError handler says)."""
     try:
         change()
     except ValidationError as exc:
         raise HTTPException(status_code=422, detail="; ".join(f"{e['loc'][-1]}: {e['msg']}"
                                                               for e in exc.errors())) from None
-    except RecordError as exc:
-        raise case_error(exc) from None
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
 
 
