@@ -109,6 +109,7 @@ def current_user(request: Request, conn: DbConn,
         if user is None:
             raise HTTPException(status_code=401, detail="invalid or expired token",
                                 headers={"WWW-Authenticate": "Bearer"})
+        request.state.credential = ("token", credential.strip())
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
         session = session_for(conn, cookie) if cookie else None
@@ -120,6 +121,7 @@ def current_user(request: Request, conn: DbConn,
             raise HTTPException(status_code=403, detail="CSRF token missing or wrong")
         request.state.csrf_token = session.csrf_token
         user = session.user
+        request.state.credential = ("session", cookie)
     request.state.user = user
     return user
 

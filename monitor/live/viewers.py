@@ -19,7 +19,6 @@ this process (docs/live.md, "How long a stream lasts")."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import itertools
 import logging
 import threading
@@ -33,9 +32,8 @@ from starlette.requests import Request
 
 from core.config.live import LiveConfig
 from core.errors import HallwatchError
-from monitor.deps import SESSION_COOKIE
 from storage.auth.model import User
-from storage.auth.sessions import holders
+from storage.auth.sessions import holders, secret_digest
 
 if TYPE_CHECKING:
     from monitor.live.wall import LiveCamera
@@ -62,16 +60,13 @@ class Credential:
 
     @classmethod
     def of(cls, kind: Literal["session", "token"], secret: str) -> Credential:
-        return cls(kind, hashlib.sha256(secret.encode()).hexdigest())
+        return cls(kind, secret_digest(secret))
 
     @classmethod
     def of_request(cls, request: Request) -> Credential | None:
-        """The credential `monitor.deps.current_user` accepted: a bearer token before the session cookie."""
-        scheme, _, secret = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and secret:
-            return cls.of("token", secret.strip())
-        cookie = request.cookies.get(SESSION_COOKIE)
-        return cls.of("session", cookie) if cookie else None
+        """The credential `monitor.deps.current_user` accepted for this request (it notes which)."""
+        accepted = getattr(request.state, "credential", None)
+        return cls.of(*accepted) if accepted else None
 
 
 class Viewer:
@@ -217,21 +212,21 @@ class Viewers:
                 return  # `open` starts the next checker
             try:
                 # The outer limit holds where the statement timeout cannot: a server that stopped answering.
-                holders: dict[Credential, User] | None = await asyncio.wait_for(
+                current: dict[Credential, User] | None = await asyncio.wait_for(
                     asyncio.to_thread(self._holders, {v.credential for v in viewers}), 2 * CHECK_TIMEOUT_S)
             except Exception as exc:  # database unreachable, locked, pool exhausted: nothing is confirmed
                 log.warning("live streams: rights not checked: %s", type(exc).__name__)
-                holders = None
+                current = None
             self.checks += 1
             now = time.monotonic()
             for viewer in viewers:
                 if viewer.ended:
                     continue
-                if holders is None:
+                if current is None:
                     if now - viewer.confirmed > self.recheck_s * UNCONFIRMED_CHECKS:
                         viewer.end("sign-in could not be checked")
                     continue
-                reason = viewer.refusal(holders.get(viewer.credential))
+                reason = viewer.refusal(current.get(viewer.credential))
                 if reason is not None:
                     viewer.end(reason)
                 else:

@@ -21,7 +21,8 @@ from storage.auth.users import find_user, password_hash_of, user_from_row
 TOKEN_PREFIX = "hwt_"
 
 
-def _digest(secret: str) -> str:
+def secret_digest(secret: str) -> str:
+    """How a session or API token secret is stored and looked up: its SHA-256, hex."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -77,7 +78,7 @@ def create_session(conn: psycopg.Connection, *, user: User, config: AuthConfig) 
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
     conn.execute(
         "INSERT INTO user_session (token_hash, user_id, csrf_token, expires_at) VALUES (%s, %s, %s, %s)",
-        (_digest(token), user.id, csrf, datetime.now(UTC) + timedelta(hours=config.session_hours)))
+        (secret_digest(token), user.id, csrf, datetime.now(UTC) + timedelta(hours=config.session_hours)))
     return Session(token=token, csrf_token=csrf, user=user)
 
 
@@ -86,13 +87,13 @@ def session_for(conn: psycopg.Connection, token: str) -> Session | None:
         cur.execute(
             "SELECT u.id, u.name, u.role, u.scope, u.active, s.csrf_token FROM user_session s"
             " JOIN app_user u ON u.id = s.user_id WHERE s.token_hash = %s AND s.expires_at > now() AND u.active",
-            (_digest(token),))
+            (secret_digest(token),))
         row = cur.fetchone()
     return Session(token=token, csrf_token=row["csrf_token"], user=user_from_row(row)) if row else None
 
 
 def end_session(conn: psycopg.Connection, token: str) -> None:
-    conn.execute("DELETE FROM user_session WHERE token_hash = %s", (_digest(token),))
+    conn.execute("DELETE FROM user_session WHERE token_hash = %s", (secret_digest(token),))
 
 
 def create_token(conn: psycopg.Connection, *, user: User, label: str, config: AuthConfig,
@@ -101,7 +102,7 @@ def create_token(conn: psycopg.Connection, *, user: User, label: str, config: Au
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     conn.execute(
         "INSERT INTO api_token (token_hash, user_id, label, expires_at) VALUES (%s, %s, %s, %s)",
-        (_digest(token), user.id, label, datetime.now(UTC) + timedelta(days=days or config.token_days)))
+        (secret_digest(token), user.id, label, datetime.now(UTC) + timedelta(days=days or config.token_days)))
     return token
 
 
@@ -110,7 +111,7 @@ def user_for_token(conn: psycopg.Connection, token: str) -> User | None:
         cur.execute(
             "SELECT u.id, u.name, u.role, u.scope, u.active FROM api_token t JOIN app_user u ON u.id = t.user_id"
             " WHERE t.token_hash = %s AND NOT t.revoked AND t.expires_at > now() AND u.active",
-            (_digest(token),))
+            (secret_digest(token),))
         row = cur.fetchone()
     return user_from_row(row) if row else None
 
