@@ -1,5 +1,7 @@
-"""Just enough H.264 Annex B parsing to forward a camera's stream untouched: where the NAL units
-are, whether an access unit starts a GOP, and whether its profile is one browsers decode."""
+"""Just enough Annex B parsing to forward a camera's H.264 untouched: where the NAL units are,
+whether an access unit starts a GOP (H.264 and H.265), and whether an H.264 profile is one browsers
+decode. H.265 is never forwarded (browsers here do not decode it over WebRTC, and aiortc has no
+H.265 packetizer): it is only decoded, from a keyframe on."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ NAL_SPS = 7
 NAL_PPS = 8
 # profile_idc that WebRTC browsers decode: Baseline/Constrained Baseline, Main, High (8-bit 4:2:0).
 BROWSER_PROFILES = {66: "baseline", 77: "main", 100: "high"}
+HEVC_IRAP = range(16, 24)  # H.265 random access pictures (BLA, IDR, CRA): a decoder may start there
 
 
 def nal_units(data: bytes) -> list[bytes]:
@@ -30,6 +33,13 @@ def nal_units(data: bytes) -> list[bytes]:
 
 def nal_types(data: bytes) -> list[int]:
     return [unit[0] & 0x1F for unit in nal_units(data)]
+
+
+def is_keyframe(codec: str, data: bytes) -> bool:
+    """Whether an access unit of `codec` ("h264" or "hevc") lets a decoder start."""
+    if codec == "hevc":
+        return any((unit[0] >> 1) & 0x3F in HEVC_IRAP for unit in nal_units(data))
+    return NAL_IDR in nal_types(data)
 
 
 def is_annexb(data: bytes) -> bool:

@@ -1,11 +1,13 @@
 """One RTSP connection per camera for the live wall, shared by every viewer, open only while
 someone watches.
 
-The reader thread demuxes the camera's H.264 without decoding and publishes every access unit to
-`packets` (a `Fanout`): WebRTC viewers get the camera's own bitstream. Decoding happens in the
-same thread only while something needs pictures (snapshot, MJPEG, the blurred stream), once per
-camera however many consume them. The connection closes `linger_s` after the last viewer leaves,
-so a page reload does not cost a reconnect."""
+The reader thread demuxes the camera's stream without decoding. H.264 that browsers decode is
+published, access unit by access unit, to `packets` (a `Fanout`): WebRTC viewers get the camera's
+own bitstream. H.265 (and H.264 profiles browsers refuse) is never published there: the wall plays
+it from an H.264 sub-stream or through one shared transcode (`monitor.live.reencode`). Decoding, of
+either codec, happens in the same thread only while something needs pictures (snapshot, MJPEG, the
+blurred or transcoded stream), once per camera however many consume them. The connection closes
+`linger_s` after the last viewer leaves, so a page reload does not cost a reconnect."""
 
 from __future__ import annotations
 
@@ -24,11 +26,12 @@ import numpy as np
 from core.errors import StreamError
 from core.redact import redact_text, redact_url
 from monitor.live.fanout import AccessUnit, Fanout
-from monitor.live.h264 import NAL_IDR, NAL_SPS, browser_decodable, is_annexb, nal_types, sps_profile
+from monitor.live.h264 import NAL_SPS, browser_decodable, is_annexb, is_keyframe, nal_types, sps_profile
 
 log = logging.getLogger(__name__)
 
 JPEG_QUALITY = 80
+CODECS = ("h264", "hevc")  # what the wall plays; FFmpeg's names
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,12 @@ class DecodedFrame:
         with self._convert:
             return self.frame.to_ndarray(format="bgr24")
 
+    def scaled(self, width: int, height: int) -> av.VideoFrame:
+        """The picture as 8-bit YUV 4:2:0 at `width` x `height` (the frame itself when it already is),
+        for an encoder. Any thread, as `bgr`."""
+        with self._convert:
+            return self.frame.reformat(width=width, height=height, format="yuv420p")
+
 
 class CameraSource:
     """The shared reader of one camera."""
@@ -60,6 +69,7 @@ class CameraSource:
         self.packets = Fanout(f"{name}:camera", on_change=lambda _count: self._ensure_running())
         self._cond = threading.Condition()
         self._frame_watchers = 0
+        self._probers = 0  # callers of wait_known(): they hold the connection open while they wait
         self._latest: DecodedFrame | None = None
         self._jpeg: tuple[int, bytes] | None = None
         self._encoding = threading.Lock()  # one JPEG encoding at a time: clients asking together share it
@@ -67,10 +77,12 @@ class CameraSource:
         self._closed = threading.Event()
         self.state = "idle"  # idle | connecting | live | reconnecting | closed
         self.error: str | None = None
-        self.profile_idc: int | None = None
+        self.codec: str | None = None        # "h264" | "hevc", once the stream has been seen
+        self.profile_idc: int | None = None  # H.264 only
         self.fps: float | None = None  # as the stream declares it
         self.connects = 0  # connections that went live, reconnects included
         self.drops = 0     # live connections that ended in an error (a reconnect follows while anyone watches)
+        self.failures = 0  # connection attempts or connections that ended in an error
         self.open_connections = 0
         self.most_open = 0  # the most connections open at once: one, however many watch
         self.units = 0
@@ -79,12 +91,47 @@ class CameraSource:
 
     @property
     def demand(self) -> int:
-        return self.packets.count + self._frame_watchers
+        return self.packets.count + self._frame_watchers + self._probers
 
     @property
     def browser_decodable(self) -> bool | None:
-        """Whether browsers can decode the camera's own stream; None until the stream is seen."""
+        """Whether browsers can decode the camera's own stream over WebRTC: H.264 of a profile they
+        decode. None while unknown (the stream not seen yet, or H.264 whose profile is not seen yet)."""
+        if self.codec is None:
+            return None
+        if self.codec != "h264":
+            return False
         return None if self.profile_idc is None else browser_decodable(self.profile_idc)
+
+    @property
+    def forwardable(self) -> bool:
+        """H.264 not known to be of a profile browsers refuse: `packets` carries it."""
+        return self.codec == "h264" and self.browser_decodable is not False
+
+    def wait_known(self, timeout: float) -> bool:
+        """Connect if nobody watches yet and wait until the stream's codec is known (True) or a
+        connection attempt fails or `timeout` passes (False; at once while a connection that never
+        went live keeps failing). Blocks: call from a thread."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            if self.codec is not None:
+                return True
+            if self.failures and self._thread is not None:
+                return False  # failing and retrying now: not worth another wait per viewer
+            self._probers += 1
+            failures = self.failures
+        try:
+            self._ensure_running()
+            with self._cond:
+                while self.codec is None and self.failures == failures and not self._closed.is_set():
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+                return self.codec is not None
+        finally:
+            with self._cond:
+                self._probers -= 1
 
     @contextmanager
     def watch_frames(self) -> Iterator[CameraSource]:
@@ -172,6 +219,9 @@ class CameraSource:
                 delay = self._backoff[0]
             except (av.error.FFmpegError, OSError, EOFError, StreamError) as exc:
                 self.error = redact_text(f"{type(exc).__name__}: {exc}")
+                with self._cond:
+                    self.failures += 1
+                    self._cond.notify_all()
                 log.warning("%s: %s; reconnecting in %.1f s", self.name, self.error, delay)
                 if self._closed.wait(delay):
                     continue
@@ -188,14 +238,17 @@ class CameraSource:
         live = False
         try:
             stream = container.streams.video[0]
-            if stream.codec_context.name != "h264":
-                raise StreamError(f"camera sends {stream.codec_context.name}, not H.264")
+            codec = stream.codec_context.name
+            if codec not in CODECS:
+                raise StreamError(f"camera sends {codec}, not H.264 or H.265")
             extradata = bytes(stream.codec_context.extradata or b"")
-            headers = extradata if is_annexb(extradata) else b""
+            headers = extradata if codec == "h264" and is_annexb(extradata) else b""
             rate = stream.guessed_rate or stream.average_rate
             self.fps = float(rate) if rate and 0 < float(rate) <= 120 else None
-            if headers:
-                self.profile_idc = sps_profile(headers)
+            with self._cond:
+                self.profile_idc = sps_profile(headers) if headers else None
+                self.codec = codec
+                self._cond.notify_all()
             self.connects += 1
             live = True
             self.state, self.error = "live", None
@@ -207,18 +260,19 @@ class CameraSource:
                 data = bytes(packet)
                 if not data:
                     continue
-                types = nal_types(data)
-                key = NAL_IDR in types
-                if key and NAL_SPS not in types and headers:
-                    data = headers + data  # browsers need SPS/PPS in-band before each IDR
-                if key and self.profile_idc is None:
-                    self.profile_idc = sps_profile(data)
+                key = is_keyframe(codec, data)
+                if key and codec == "h264":
+                    if headers and NAL_SPS not in nal_types(data):
+                        data = headers + data  # browsers need SPS/PPS in-band before each IDR
+                    if self.profile_idc is None:
+                        self.profile_idc = sps_profile(data)
                 started = started or key
                 if not started:
                     continue
                 now = time.monotonic()
                 self.units += 1
-                self.packets.publish(AccessUnit(data=data, key=key, ts=now, seq=self.units))
+                if self.forwardable:
+                    self.packets.publish(AccessUnit(data=data, key=key, ts=now, seq=self.units))
                 if self._frame_watchers > 0:
                     decoding = decoding or key
                     if decoding:

@@ -3,8 +3,10 @@ and the overlay data channel of each peer.
 
 Signalling is one HTTP exchange: the browser posts an offer (a receive-only video transceiver and
 a data channel named "overlay"), the server answers with every ICE candidate gathered, so no
-trickle ICE is needed. Video is H.264 only: the camera's own bitstream when the viewer may see
-faces and the camera's profile suits browsers, otherwise the camera's shared re-encoded stream."""
+trickle ICE is needed. Video is H.264 only. A viewer who may see faces gets the camera's own
+bitstream when it is H.264 browsers decode; otherwise (H.265, or an H.264 profile browsers refuse)
+the camera's H.264 sub-stream (`detect_url`) when it has one, otherwise the camera's one shared
+transcode. A viewer who may not see faces gets the camera's one shared face-blurred stream."""
 
 from __future__ import annotations
 
@@ -20,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
-from core.config import SiteConfig, ZoneKind
+from core.config import CameraConfig, SiteConfig, ZoneKind
 from core.errors import HallwatchError
 from monitor.live.blurred import BlurredPictures, BlurredStream, DetectorFactory
 from monitor.live.fanout import Fanout
 from monitor.live.overlay import Overlay, OverlayHub
+from monitor.live.reencode import TranscodedStream
 from monitor.live.source import CameraSource
 from monitor.live.track import ForwardedTrack
 
@@ -67,10 +70,14 @@ class Peer:
     pc: RTCPeerConnection
     camera: LiveCamera
     track: ForwardedTrack
-    blurred: bool
+    stream: str  # camera | substream | transcoded | blurred
     tasks: list[asyncio.Task[None]]
     viewer: Viewer | None = None           # the right it is watched with; ending it ends the peer
     channel: RTCDataChannel | None = None  # the overlay channel, once the browser opened it
+
+    @property
+    def blurred(self) -> bool:
+        return self.stream == "blurred"
 
 
 class LiveWall:
@@ -89,6 +96,7 @@ class LiveWall:
         self._cameras = {c.key: c for c in _cameras(site)}
         self._sources: dict[str, CameraSource] = {}
         self._blurred: dict[str, BlurredStream] = {}
+        self._transcoded: dict[str, TranscodedStream] = {}
         self._pictures: dict[str, BlurredPictures] = {}
         self._peers: dict[RTCPeerConnection, Peer] = {}
         self._poller: asyncio.Task[None] | None = None
@@ -105,33 +113,79 @@ class LiveWall:
         return camera
 
     def source(self, hall_id: str, camera_id: str) -> CameraSource:
+        """The camera's main stream."""
         camera = self.camera(hall_id, camera_id)
-        source = self._sources.get(camera.key)
+        return self._source(camera.key, self._config(hall_id, camera_id).url)
+
+    def substream(self, hall_id: str, camera_id: str) -> CameraSource | None:
+        """The camera's detection sub-stream, if it has one and the site lets the wall play it."""
+        camera = self.camera(hall_id, camera_id)
+        url = self._config(hall_id, camera_id).detect_url
+        return self._source(f"{camera.key}:sub", url) if url and self.site.live.substream else None
+
+    def _config(self, hall_id: str, camera_id: str) -> CameraConfig:
+        return next(c for h, c in self.site.cameras() if h.id == hall_id and c.id == camera_id)
+
+    def _source(self, name: str, url: str) -> CameraSource:
+        source = self._sources.get(name)
         if source is None:
-            config = next(c for h, c in self.site.cameras() if h.id == hall_id and c.id == camera_id)
             ingest = self.site.ingest
-            source = CameraSource(camera.key, config.url, open_timeout_s=ingest.open_timeout_s,
+            source = CameraSource(name, url, open_timeout_s=ingest.open_timeout_s,
                                   read_timeout_s=ingest.read_timeout_s, linger_s=self._linger_s,
                                   reconnect_min_s=ingest.reconnect_min_s, reconnect_max_s=ingest.reconnect_max_s)
-            self._sources[camera.key] = source
+            self._sources[name] = source
         return source
 
+    def _reencode(self) -> dict[str, Any]:
+        live = self.site.live
+        return {"max_height": live.reencode_max_height, "max_fps": live.reencode_max_fps,
+                "kbps": live.reencode_kbps, "linger_s": self._linger_s}
+
     def blurred(self, hall_id: str, camera_id: str) -> BlurredStream:
+        """The camera's one face-blurred stream."""
         source = self.source(hall_id, camera_id)
         stream = self._blurred.get(source.name)
         if stream is None:
-            stream = BlurredStream(source, self._detector, detect_every_s=self._detect_every_s,
-                                   linger_s=self._linger_s)
+            stream = BlurredStream(source, self._detector, detect_every_s=self._detect_every_s, **self._reencode())
             self._blurred[source.name] = stream
         return stream
 
-    def stream_for(self, hall_id: str, camera_id: str, *, faces: bool) -> tuple[Fanout, bool]:
-        """The fanout a viewer gets and whether it is the re-encoded (blurred) one. A camera whose
-        profile browsers cannot decode is re-encoded (and blurred) for everyone."""
+    def transcoded(self, hall_id: str, camera_id: str) -> TranscodedStream:
+        """The camera's one transcode of its main stream to H.264."""
         source = self.source(hall_id, camera_id)
-        if faces and source.browser_decodable is not False:
-            return source.packets, False
-        return self.blurred(hall_id, camera_id).packets, True
+        stream = self._transcoded.get(source.name)
+        if stream is None:
+            stream = TranscodedStream(source, **self._reencode())
+            self._transcoded[source.name] = stream
+        return stream
+
+    def transcodes(self) -> dict[str, TranscodedStream]:
+        """The transcodes made so far, by camera: at most one per camera, however many watch."""
+        return dict(self._transcoded)
+
+    async def stream_for(self, hall_id: str, camera_id: str, *, faces: bool) -> tuple[Fanout, str]:
+        """The fanout a viewer gets and which stream it is: "camera" (its own H.264, forwarded),
+        "substream" (its H.264 sub-stream, forwarded), "transcoded" or "blurred" (both encoded here,
+        once per camera). Waits, the first time, until the camera says what it sends."""
+        if not faces:
+            return self.blurred(hall_id, camera_id).packets, "blurred"
+        source = self.source(hall_id, camera_id)
+        if not await self._known(source):
+            return source.packets, "camera"  # a camera not seen yet: as H.264, its viewers wait for it
+        if source.forwardable:
+            return source.packets, "camera"
+        substream = self.substream(hall_id, camera_id)
+        if substream is not None:
+            await self._known(substream)
+            if substream.forwardable:
+                return substream.packets, "substream"
+        return self.transcoded(hall_id, camera_id).packets, "transcoded"
+
+    async def _known(self, source: CameraSource) -> bool:
+        """Whether the source's codec is known, connecting and waiting for it the first time."""
+        if source.codec is not None:
+            return True
+        return await asyncio.to_thread(source.wait_known, self.site.ingest.open_timeout_s + 1.0)
 
     def picture(self, hall_id: str, camera_id: str, *, faces: bool, after_seq: int = -1,
                 timeout: float = 5.0) -> tuple[int, bytes] | None:
@@ -154,10 +208,10 @@ class LiveWall:
         """The answer to a browser's offer; the peer lives until either side closes it or `viewer`
         is ended (then the overlay channel says why, and the peer closes)."""
         camera = self.camera(hall_id, camera_id)
-        fanout, blurred = self.stream_for(hall_id, camera_id, faces=faces)
+        fanout, stream = await self.stream_for(hall_id, camera_id, faces=faces)
         track = ForwardedTrack(fanout)
         pc = RTCPeerConnection()
-        peer = Peer(pc=pc, camera=camera, track=track, blurred=blurred, tasks=[], viewer=viewer)
+        peer = Peer(pc=pc, camera=camera, track=track, stream=stream, tasks=[], viewer=viewer)
         self._peers[pc] = peer
         # The sending transceiver exists before the offer is applied, so that its codec preference
         # (H.264 only: the packets are H.264) rules the negotiation; aiortc would pick VP8 otherwise.
@@ -195,8 +249,7 @@ class LiveWall:
         self._ensure_poller()
         if viewer is not None:
             viewer.on_end(lambda reason: self._end_peer(pc, reason))
-        log.info("%s: viewer joined (%s stream, %d peers)", camera.key, "blurred" if blurred else "camera",
-                 len(self._peers))
+        log.info("%s: viewer joined (%s stream, %d peers)", camera.key, stream, len(self._peers))
         return pc.localDescription
 
     async def _close_peer(self, pc: RTCPeerConnection) -> None:
@@ -297,7 +350,7 @@ class LiveWall:
         await asyncio.to_thread(self._close_streams)
 
     def _close_streams(self) -> None:
-        for stream in self._blurred.values():
+        for stream in [*self._blurred.values(), *self._transcoded.values()]:
             stream.close()
         for source in self._sources.values():
             source.close()
