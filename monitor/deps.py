@@ -27,6 +27,7 @@ from psycopg_pool import PoolClosed, PoolTimeout
 
 from core.config import SiteConfig
 from core.config.auth import AuthConfig
+from monitor import i18n
 from storage.auth.model import Role, User
 from storage.auth.sessions import session_for, user_for_token
 
@@ -152,4 +153,5 @@ def _page_context(request: Request) -> dict[str, Any]:
 
 
 templates = Jinja2Templates(directory=str(resources.files("monitor") / "templates"),
-                            context_processors=[_page_context])
+                            context_processors=[_page_context, i18n.page_context])
+i18n.install(templates.env)

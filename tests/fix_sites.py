@@ -12,7 +12,9 @@ from core.config import load_site
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_SITE = REPO / "examples" / "site.yaml"
-SITE = load_site(EXAMPLE_SITE)
+# Tests read pages in English (the message ids); the Chinese pages have their own tests (test_i18n).
+_EXAMPLE = load_site(EXAMPLE_SITE)
+SITE = _EXAMPLE.model_copy(update={"province": _EXAMPLE.province.model_copy(update={"locale": "en"})})
 
 
 def free_port() -> int:
@@ -24,6 +26,7 @@ def free_port() -> int:
 def site_with_port(port: int, *, source: Path = EXAMPLE_SITE, **top_level: object) -> dict:
     """The example site with every camera served on `port` (and any top-level keys replaced)."""
     site = yaml.safe_load(source.read_text())
+    site["province"]["locale"] = "en"  # as SITE
     for hall in site["halls"]:
         for camera in hall["cameras"]:
             camera["url"] = camera["url"].replace(":8554/", f":{port}/")

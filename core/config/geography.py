@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -31,9 +31,14 @@ class ZoneKind(StrEnum):
     self_service = "self_service"
 
 
+Locale = Literal["zh_CN", "en"]
+
+
 class ProvinceConfig(Strict):
     id: Id
     name: str = Field(min_length=1)
+    locale: Locale = Field(default="en", description="the language of pages and messages for users who "
+                           "have not chosen one: zh_CN (Simplified Chinese) or en")
 
 
 class CityConfig(Strict):

@@ -13,13 +13,14 @@ from pydantic import BaseModel, Field
 
 from monitor.api import CasePublic, ExcusePublic, Limit, Offset, Page
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
+from monitor.i18n import N_
 from storage.auth.model import Role, User
 from storage.records.alerts import AckCreate, AlertFilter, AlertKind, AlertState, acknowledge, get_alert, list_alerts
 from storage.records.cases import CaseCreate, DueAt, SourceKind, create_case, get_case
 from storage.records.common import check_filter_scope
 
 router = APIRouter()
-nav = [NavItem("Alerts", "/alerts", order=5)]
+nav = [NavItem(N_("Alerts"), "/alerts", order=5)]
 HANDLERS = (Role.admin, Role.center_operator, Role.manager)  # acknowledge, and turn into case
 Handler = Annotated[User, Depends(require_roles(*HANDLERS))]
 AlertId = Annotated[str, PathParam(min_length=5, max_length=300, description="hall:kind:subject:start_microseconds")]

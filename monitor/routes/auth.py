@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi import Path as PathParam
@@ -11,10 +13,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from monitor.deps import SESSION_COOKIE, AuthDep, CurrentUser, DbConn, NavItem, require_roles, templates
+from monitor.i18n import LANG_COOKIE, LOCALES, N_, translate
 from monitor.live.viewers import end_live_streams
 from storage.auth.audit import audit, audit_rows
 from storage.auth.model import Role, Scope, ScopeError, User
-from storage.auth.sessions import LoginRefused, create_session, create_token, end_session, login
+from storage.auth.sessions import LoginRefused, create_session, create_token, end_session, login, session_for
 from storage.auth.users import (
     UserError,
     UserNotFound,
@@ -25,11 +28,12 @@ from storage.auth.users import (
     list_users,
     revoke_tokens,
     set_active,
+    set_locale,
 )
 
 router = APIRouter()
-nav = [NavItem("Users", "/users", frozenset({Role.admin}), order=90),
-       NavItem("Audit", "/audit", frozenset({Role.admin}), order=91)]
+nav = [NavItem(N_("Users"), "/users", frozenset({Role.admin}), order=90),
+       NavItem(N_("Audit"), "/audit", frozenset({Role.admin}), order=91)]
 Admin = Annotated[User, Depends(require_roles(Role.admin))]
 
 
@@ -58,7 +62,8 @@ def login_submit(request: Request, conn: DbConn, config: AuthDep, name: Annotate
               details={"client": _client(request), "locked": exc.locked})
         conn.commit()  # the failure counts toward the lockout although the request fails
         return templates.TemplateResponse(request, "login.html",
-                                          {"next": _safe_next(next), "error": str(exc), "name": name},
+                                          {"next": _safe_next(next), "error": translate(request, str(exc)),
+                                           "name": name},
                                           status_code=429 if exc.locked else 401)
     session = create_session(conn, user=user, config=config)
     audit(conn, user=user, action="auth.login", subject=f"user/{user.id}", details={"client": _client(request)})
@@ -77,6 +82,26 @@ def logout(request: Request, conn: DbConn, user: CurrentUser) -> Response:
     audit(conn, user=user, action="auth.logout", subject=f"user/{user.id}", details={})
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.post("/language", include_in_schema=False)
+def choose_language(request: Request, conn: DbConn, locale: Annotated[str, Form(max_length=10)],
+                    csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+    """The language switch in every page's header: remembered for the signed-in user (after the CSRF
+    check their session demands) and in a cookie, so the login page follows it too."""
+    if locale not in LOCALES:
+        raise HTTPException(status_code=422, detail="unknown language")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    session = session_for(conn, cookie) if cookie else None
+    if session is not None:
+        if not hmac.compare_digest(csrf_token.encode(), session.csrf_token.encode()):
+            raise HTTPException(status_code=403, detail="CSRF token missing or wrong")
+        set_locale(conn, user=session.user, locale=locale)
+    back = request.headers.get("referer", "/")
+    path = urlsplit(back).path or "/"
+    response = RedirectResponse(_safe_next(path), status_code=303)
+    response.set_cookie(LANG_COOKIE, locale, max_age=365 * 86400, httponly=True, samesite="lax", path="/")
     return response
 
 

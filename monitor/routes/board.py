@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from core.config import HallConfig, SiteConfig
 from monitor.deps import DbConn, SiteDep, templates
+from monitor.i18n import client_texts
 from monitor.status import site_status
 from storage.auth.model import Scope
 from storage.records.rosters import absences_between, expand, shifts_for
@@ -91,6 +92,9 @@ def read_board(hall_id: str, site: SiteDep, conn: DbConn, response: Response) ->
 @router.get("/board/{hall_id}", response_class=HTMLResponse, include_in_schema=False)
 def board_page(hall_id: str, request: Request, site: SiteDep, conn: DbConn) -> HTMLResponse:
     board = build_board(site, conn, _public_hall(site, hall_id))
-    page = templates.TemplateResponse(request, "board.html", {"b": board})
+    # The public reads the board in Chinese with the English beside it, whoever set up the display.
+    request.state.locale = "zh_CN"
+    page = templates.TemplateResponse(request, "board.html", {
+        "b": board, "board_texts": client_texts("zh_CN", scripts=("texts.js", "dashboard/board.js"), groups=("duty",))})
     page.headers["Cache-Control"] = "no-store"
     return page

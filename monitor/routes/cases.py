@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from monitor.api import CasePublic, Limit, Offset, Page, case_source_url, status_of
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
+from monitor.i18n import N_
 from storage.auth.model import User
 from storage.records.cases import (
     CREATORS,
@@ -34,7 +35,7 @@ from storage.records.cases import (
 from storage.records.common import RecordError, check_filter_scope
 
 router = APIRouter()
-nav = [NavItem("Cases", "/cases", order=25)]
+nav = [NavItem(N_("Cases"), "/cases", order=25)]
 Creator = Annotated[User, Depends(require_roles(*CREATORS))]
 CaseId = Annotated[int, PathParam(ge=1, le=2**62)]
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from monitor.api import Limit, Offset, Page, StepPublic, halls_for, http_error, unprocessable
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
+from monitor.i18n import N_
 from storage.auth.audit import audit
 from storage.auth.model import Role, User
 from storage.records.common import RecordError, check_filter_scope
@@ -31,7 +32,7 @@ from storage.records.complaints import (
 )
 
 router = APIRouter()
-nav = [NavItem("Complaints", "/complaints", order=20)]
+nav = [NavItem(N_("Complaints"), "/complaints", order=20)]
 WRITERS = (Role.admin, Role.complaints_officer)
 SEES_CONTACT = frozenset(WRITERS)
 Writer = Annotated[User, Depends(require_roles(*WRITERS))]

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 from core.errors import StreamError
 from monitor.api import Limit, Offset, Page, halls_for, http_error
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
+from monitor.i18n import N_
 from storage.auth.model import Role, User
 from storage.records.common import RecordError, check_filter_scope
 from storage.records.evidence import Photo, check_photo, read_evidence, snapshot, store_evidence
@@ -42,7 +43,7 @@ from storage.records.inspections import (
 router = APIRouter()
 INSPECTORS = (Role.admin, Role.inspector)
 PUBLISHERS = (Role.admin, Role.inspector, Role.manager)
-nav = [NavItem("Inspections", "/inspections", order=30)]
+nav = [NavItem(N_("Inspections"), "/inspections", order=30)]
 Inspector = Annotated[User, Depends(require_roles(*INSPECTORS))]
 Publisher = Annotated[User, Depends(require_roles(*PUBLISHERS))]
 InspectionId = Annotated[int, PathParam(ge=1, le=2**62)]

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from monitor.deps import CurrentUser, DbConn, NavItem, templates
+from monitor.i18n import N_
 from monitor.live import BadOffer, LiveWall, UnknownCamera
 from monitor.live.viewers import STATE_KEY as VIEWERS_KEY
 from monitor.live.viewers import Credential, TooManyStreams, Viewer, Viewers
@@ -45,7 +46,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 router = APIRouter(lifespan=lifespan)
-nav = [NavItem("Live wall", "/live", order=10)]
+nav = [NavItem(N_("Live wall"), "/live", order=10)]
 
 
 def live_wall(request: Request) -> LiveWall:

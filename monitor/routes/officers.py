@@ -23,13 +23,14 @@ from monitor.api import (
     status_of,
 )
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, templates
+from monitor.i18n import N_
 from storage.auth.audit import audit
 from storage.auth.model import User
 from storage.records import officers
 from storage.records.common import RecordError
 
 router = APIRouter()
-nav = [NavItem("Officers", "/officers", order=40)]
+nav = [NavItem(N_("Officers"), "/officers", order=40)]
 
 OfficerId = Annotated[int, PathParam(ge=1, le=2**62)]
 SearchText = Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00]*$")]

@@ -14,13 +14,14 @@ from pydantic import BaseModel
 from core.config import HallConfig, SiteConfig, ZoneKind
 from monitor.api import halls_for, queue_zones
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, templates
+from monitor.i18n import N_
 from monitor.status import HallStatus, site_status
 from storage.auth.model import User
 from storage.status import latest_samples
 from storage.trends import desk_timeline, open_events, trend
 
 router = APIRouter()
-nav = [NavItem("Overview", "/overview", order=5)]
+nav = [NavItem(N_("Overview"), "/overview", order=5)]
 
 CAMERA_UP = frozenset({"live", "connecting"})
 

@@ -10,9 +10,10 @@ from fastapi.responses import HTMLResponse
 from analytics.kpi import Level
 from monitor.api import CityId, HallId, LevelName, MonthText, halls_for, league_rows, month_or_now
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, templates
+from monitor.i18n import N_
 
 router = APIRouter()
-nav = [NavItem("Rankings", "/rankings", order=43)]
+nav = [NavItem(N_("Rankings"), "/rankings", order=43)]
 
 LEVELS = ("province", "city", "hall", "window")
 

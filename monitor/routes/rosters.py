@@ -28,6 +28,7 @@ from monitor.api import (
     unprocessable,
 )
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
+from monitor.i18n import N_
 from storage.auth.audit import audit
 from storage.auth.model import Role, User
 from storage.records import rosters
@@ -36,7 +37,7 @@ from storage.records.officers import list_officers
 from storage.records.rosters import REASONS, WEEKDAYS, Shift, approval_refusal
 
 router = APIRouter()
-nav = [NavItem("Roster", "/rosters", order=41)]
+nav = [NavItem(N_("Roster"), "/rosters", order=41)]
 
 ABSENCE_WRITERS = (Role.admin, Role.manager, Role.hall_staff)
 AbsenceWriter = Annotated[User, Depends(require_roles(*ABSENCE_WRITERS))]

@@ -10,9 +10,10 @@ from pydantic import BaseModel
 from analytics.kpi import Level
 from monitor.api import CityId, HallId, LevelName, MonthText, ScoreRow, halls_for, league_rows, month_or_now
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, templates
+from monitor.i18n import N_
 
 router = APIRouter()
-nav = [NavItem("Scorecards", "/scorecards", order=42)]
+nav = [NavItem(N_("Scorecards"), "/scorecards", order=42)]
 
 
 class ScoreTable(BaseModel):

@@ -8,13 +8,14 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, templates
+from monitor.i18n import N_
 from monitor.status import SiteStatus, site_status
 from storage.auth.model import User
 from storage.status import latest_samples
 
 log = logging.getLogger(__name__)
 router = APIRouter()
-nav = [NavItem("Status", "/", order=0)]
+nav = [NavItem(N_("Status"), "/", order=0)]
 
 
 def scoped_status(site: SiteDep, conn: DbConn, user: User) -> SiteStatus:

@@ -14,11 +14,12 @@ from pydantic import BaseModel, Field
 from core.config import HallConfig, SiteConfig, ZoneKind
 from monitor.api import halls_for, queue_zones, unprocessable
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, templates
+from monitor.i18n import N_
 from storage.auth.model import User
 from storage.trends import record_markers, trend
 
 router = APIRouter()
-nav = [NavItem("Trends", "/trends", order=44)]
+nav = [NavItem(N_("Trends"), "/trends", order=44)]
 
 MAX_RANGE = timedelta(days=366)
 EARLIEST, LATEST = datetime(1971, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
@@ -126,4 +127,5 @@ def trends_page(request: Request, site: SiteDep, conn: DbConn, user: CurrentUser
     hall = next((h for h in halls if h.id == hall_id), None)
     return templates.TemplateResponse(request, "trends.html", {
         "d": data, "data": data.model_dump(mode="json"), "halls": halls, "hall": hall, "days": days,
-        "ranges": [(0.25, "6 hours"), (1, "1 day"), (7, "7 days"), (30, "30 days"), (90, "90 days")]})
+        "ranges": [(0.25, N_("6 hours")), (1, N_("1 day")), (7, N_("7 days")), (30, N_("30 days")),
+                   (90, N_("90 days"))]})

@@ -18,3 +18,8 @@ document.addEventListener("DOMContentLoaded", () => {
       + pad(off % 60);
   }
 });
+
+// <select class="autosubmit">: choosing an option submits its form (the language switch).
+document.addEventListener("change", (event) => {
+  if (event.target.matches && event.target.matches("select.autosubmit")) event.target.form.submit();
+});

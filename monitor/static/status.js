@@ -7,9 +7,9 @@ const POLL_MS = 1000;
 function sinceText(iso) {
   if (!iso) return "";
   const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
-  if (seconds < 90) return `for ${seconds} s`;
+  if (seconds < 90) return t("for %(n)s s", {n: seconds});
   const minutes = Math.round(seconds / 60);
-  return minutes < 90 ? `for ${minutes} min` : `for ${Math.round(minutes / 60)} h`;
+  return minutes < 90 ? t("for %(n)s min", {n: minutes}) : t("for %(n)s h", {n: Math.round(minutes / 60)});
 }
 
 function setClass(el, prefix, value) {
@@ -20,13 +20,14 @@ function setClass(el, prefix, value) {
 function apply(status) {
   const at = document.getElementById("generated-at");
   at.dateTime = status.generated_at;
-  at.textContent = new Date(status.generated_at).toISOString().slice(11, 19) + " UTC";
+  at.textContent = clock(status.generated_at);
   for (const hall of status.halls) {
     for (const w of hall.windows) {
       const el = document.querySelector(`[data-window="${hall.id}/${w.id}"]`);
       if (!el) continue;
       setClass(el, "state-", w.state);
-      el.querySelector(".state").textContent = w.state;
+      el.querySelector(".state").textContent = label("desk_state", w.state);
+      el.querySelector(".state").dataset.state = w.state;
       el.querySelector(".since").dataset.since = w.since || "";
     }
     for (const z of hall.zones) {
@@ -37,9 +38,9 @@ function apply(status) {
       const el = document.querySelector(`[data-camera="${hall.id}/${c.id}"]`);
       if (!el) continue;
       setClass(el, "camera-", c.state);
-      el.querySelector(".state").textContent = c.state.replace("_", " ");
+      el.querySelector(".state").textContent = label("camera_state", c.state);
       el.querySelector(".age").textContent =
-        c.last_frame_age_s === null ? "" : `${c.last_frame_age_s.toFixed(1)} s`;
+        c.last_frame_age_s === null ? "" : t("%(s)s s", {s: c.last_frame_age_s.toFixed(1)});
     }
   }
 }
@@ -54,10 +55,10 @@ async function poll() {
     const response = await fetch("/api/v1/status", { cache: "no-store" });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     apply(await response.json());
-    badge.textContent = "live";
+    badge.textContent = t("live");
     badge.className = "ok";
   } catch (err) {
-    badge.textContent = "connection lost, retrying";
+    badge.textContent = t("connection lost, retrying");
     badge.className = "down";
   }
   tickSince();

@@ -69,6 +69,7 @@ class User:
     role: Role
     scope: Scope
     active: bool = True
+    locale: str | None = None  # None: the site's default
 
     @property
     def sees_faces(self) -> bool:

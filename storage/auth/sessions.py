@@ -14,6 +14,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from core.config.auth import AuthConfig
+from core.i18n import N_
 from storage.auth.model import User
 from storage.auth.passwords import verify_password
 from storage.auth.users import find_user, password_hash_of, user_from_row
@@ -62,12 +63,12 @@ def login(conn: psycopg.Connection, *, name: str, password: str, client: str, co
     # one typo-prone user.
     if by_name >= config.max_failures or by_client >= config.max_failures * 4:
         conn.execute("INSERT INTO login_failure (name, client) VALUES (%s, %s)", (name, client))
-        raise LoginRefused("too many failed logins; try again later", locked=True)
+        raise LoginRefused(N_("Too many failed logins; try again later."), locked=True)
     found = password_hash_of(conn, name)
     ok = verify_password(found[1] if found else None, password)
     if not ok or found is None or not found[2]:
         conn.execute("INSERT INTO login_failure (name, client) VALUES (%s, %s)", (name, client))
-        raise LoginRefused("wrong name or password")
+        raise LoginRefused(N_("Wrong name or password."))
     conn.execute("DELETE FROM login_failure WHERE name = %s AND client = %s", (name, client))
     user = find_user(conn, user_id=found[0])
     assert user is not None
@@ -85,7 +86,7 @@ def create_session(conn: psycopg.Connection, *, user: User, config: AuthConfig) 
 def session_for(conn: psycopg.Connection, token: str) -> Session | None:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
-            "SELECT u.id, u.name, u.role, u.scope, u.active, s.csrf_token FROM user_session s"
+            "SELECT u.id, u.name, u.role, u.scope, u.active, u.locale, s.csrf_token FROM user_session s"
             " JOIN app_user u ON u.id = s.user_id WHERE s.token_hash = %s AND s.expires_at > now() AND u.active",
             (secret_digest(token),))
         row = cur.fetchone()
@@ -109,7 +110,8 @@ def create_token(conn: psycopg.Connection, *, user: User, label: str, config: Au
 def user_for_token(conn: psycopg.Connection, token: str) -> User | None:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
-            "SELECT u.id, u.name, u.role, u.scope, u.active FROM api_token t JOIN app_user u ON u.id = t.user_id"
+            "SELECT u.id, u.name, u.role, u.scope, u.active, u.locale"
+            " FROM api_token t JOIN app_user u ON u.id = t.user_id"
             " WHERE t.token_hash = %s AND NOT t.revoked AND t.expires_at > now() AND u.active",
             (secret_digest(token),))
         row = cur.fetchone()
@@ -124,11 +126,11 @@ def holders(conn: psycopg.Connection, *, sessions: Collection[str], tokens: Coll
     streams are re-checked with it."""
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
-            "SELECT 'session' AS kind, s.token_hash, u.id, u.name, u.role, u.scope, u.active"
+            "SELECT 'session' AS kind, s.token_hash, u.id, u.name, u.role, u.scope, u.active, u.locale"
             " FROM user_session s JOIN app_user u ON u.id = s.user_id"
             " WHERE s.token_hash = ANY(%(sessions)s) AND s.expires_at > now() AND u.active"
             " UNION ALL"
-            " SELECT 'token', t.token_hash, u.id, u.name, u.role, u.scope, u.active"
+            " SELECT 'token', t.token_hash, u.id, u.name, u.role, u.scope, u.active, u.locale"
             " FROM api_token t JOIN app_user u ON u.id = t.user_id"
             " WHERE t.token_hash = ANY(%(tokens)s) AND NOT t.revoked AND t.expires_at > now() AND u.active",
             {"sessions": list(sessions), "tokens": list(tokens)})

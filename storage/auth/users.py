@@ -23,7 +23,7 @@ from storage.auth.passwords import hash_password
 from storage.auth.scope import scope_covers_sql
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-_COLUMNS = "id, name, role, scope, active"
+_COLUMNS = "id, name, role, scope, active, locale"
 
 
 class UserError(HallwatchError):
@@ -40,7 +40,7 @@ class UserNotFound(UserError):
 
 def user_from_row(row: dict[str, Any]) -> User:
     return User(id=row["id"], name=row["name"], role=Role(row["role"]), scope=Scope.parse(row["scope"]),
-                active=row["active"])
+                active=row["active"], locale=row.get("locale"))
 
 
 def check_scope_exists(conn: psycopg.Connection, scope: Scope) -> None:
@@ -179,3 +179,13 @@ def count_users(conn: psycopg.Connection) -> int:
     row = conn.execute("SELECT count(*) FROM app_user").fetchone()
     return int(row[0]) if row else 0
 
+
+
+def set_locale(conn: psycopg.Connection, *, user: User, locale: str | None) -> User:
+    """The language `user` chose for themselves (None: the site's default)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(f"UPDATE app_user SET locale = %s WHERE id = %s RETURNING {_COLUMNS}", (locale, user.id))
+        row = cur.fetchone()
+    if row is None:
+        raise UserNotFound(f"user {user.name!r} not found")
+    return user_from_row(row)

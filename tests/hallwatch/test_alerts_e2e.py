@@ -151,7 +151,7 @@ def test_an_emptied_desk_raises_the_alert_for_exactly_that_window(pipeline_live:
     row.wait_for(timeout=ALERT_TIMEOUT_MS)
     seen_at = time.time()
     alert_id = str(row.get_attribute("data-alert"))
-    assert "unstaffed while waiting" in row.inner_text() and "w1 (camera cam1)" in row.inner_text()
+    assert "Window unstaffed while people wait" in row.inner_text() and "w1 (camera cam1)" in row.inner_text()
     assert "open" in row.locator(".state").inner_text()
     assert page.evaluate("window.notReloaded") is True
     ARTIFACTS.mkdir(exist_ok=True)

@@ -144,11 +144,11 @@ def test_unstaffed_window_inside_an_absence_is_shown_excused(app, pool: Connecti
     assert cases == {case["id"]: listed[excused], counted["id"]: None}
     page = browser_login(app, "staff").get("/cases").text
     row = page[page.index(f'data-case="{case["id"]}"'):]
-    assert "excused (absence: leader duty)" in row[:row.index("</tr>")]
+    assert "excused (absence: Leader duty)" in row[:row.index("</tr>")]
     other = page[page.index(f'data-case="{counted["id"]}"'):]
     assert "excused" not in other[:other.index("</tr>")]
     detail = browser_login(app, "op").get(f"/cases/{case['id']}").text
-    assert "excused (absence: leader duty)" in detail and "leader duty: daily duty" in detail
+    assert "excused (absence: Leader duty)" in detail and "Leader duty: daily duty" in detail
 
 
 def test_schemathesis_no_server_errors_on_case_and_alert_api(app, pool: ConnectionPool, people) -> None:

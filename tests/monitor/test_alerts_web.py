@@ -50,7 +50,7 @@ def test_live_alert_acknowledged_and_turned_into_case(pool: ConnectionPool, serv
     row.wait_for()
     assert page.evaluate("window.notReloaded") is True
     assert page.locator("#alerts tbody tr").first.get_attribute("data-alert") == alert  # open first
-    assert "unstaffed while waiting" in row.inner_text() and "open" in row.locator(".state").inner_text()
+    assert "Window unstaffed while people wait" in row.inner_text() and "open" in row.locator(".state").inner_text()
     page.screenshot(path=str(ARTIFACTS / "alerts-new.png"), full_page=True)
 
     row.locator("input[name=note]").fill("phoned the hall, officer back at w2")
@@ -63,14 +63,14 @@ def test_live_alert_acknowledged_and_turned_into_case(pool: ConnectionPool, serv
     page.screenshot(path=str(ARTIFACTS / "alerts-handled.png"), full_page=True)
     link.click()
     page.wait_for_url(f"{served}/cases/*")
-    assert page.locator("#source").inner_text() == f"event {alert}"
+    assert page.locator("#source").inner_text() == f"Alert {alert}"
     page.click("#source")  # the case links back to its alert
     page.wait_for_url(f"{served}/alerts?*")
     page.locator(f'tr[data-alert="{alert}"] a.case-link').wait_for()
 
     page.goto(f"{served}/cases?source_kind=event")
     case_row = page.locator(f'#cases tr[data-source="event/{alert}"]')
-    assert case_row.count() == 1 and "open" in case_row.inner_text()
+    assert case_row.count() == 1 and "Open" in case_row.inner_text()
     page.screenshot(path=str(ARTIFACTS / "alerts-case-list.png"), full_page=True)
     with pool.connection() as conn:
         actions = [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE user_name = 'op'"

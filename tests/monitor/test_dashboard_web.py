@@ -45,16 +45,16 @@ def test_drill_down_province_to_window(pool: ConnectionPool, served: str, browse
     assert "alerting" in (hall.get_attribute("class") or "")
     page.click('[data-hall="cc-nanguan"] > a')
     page.wait_for_url(served + "/overview/halls/cc-nanguan")
-    assert page.locator('[data-window="cc-nanguan/w2"] .state').inner_text() == "absent"
+    assert page.locator('[data-window="cc-nanguan/w2"] .state').inner_text() == "Unstaffed"
     shot(page, "overview-hall")
     desk(pool, "cc-nanguan", "w2", "present")  # the page follows the newest samples without a reload
     page.wait_for_function("() => document.querySelector('[data-window=\"cc-nanguan/w2\"] .state')"
-                           ".textContent === 'present'", timeout=15_000)
+                           ".textContent === 'Staffed'", timeout=15_000)
     assert page.locator('.node-state[data-node="hall/cc-nanguan"]').get_attribute("data-unstaffed") == "0"
     desk(pool, "cc-nanguan", "w2", "absent")
     page.click('[data-window="cc-nanguan/w2"] > a')
     page.wait_for_url(served + "/overview/halls/cc-nanguan/windows/w2")
-    assert page.locator("#window-now .state").inner_text() == "absent"
+    assert page.locator("#window-now .state").get_attribute("data-state") == "absent"
     page.wait_for_function("() => document.querySelectorAll('#timeline-bar .seg').length === 3")
     states = page.locator("#timeline-bar .seg").evaluate_all("ss => ss.map(s => s.className)")
     assert states == ["seg state-absent", "seg state-present", "seg state-absent"]

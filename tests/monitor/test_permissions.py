@@ -29,6 +29,7 @@ MODULES = ("monitor.routes.auth", "monitor.routes.complaints", "monitor.routes.i
 
 POLICY: dict[str, frozenset[Role] | None] = {
     "login_page": PUBLIC, "login_submit": PUBLIC, "issue_token": PUBLIC, "read_health": PUBLIC,
+    "choose_language": PUBLIC,  # a cookie for anyone; a user's own choice only with their session's CSRF token
     "logout": ALL, "read_me": ALL, "read_status": ALL, "status_page": ALL,
     "read_users": ADMIN, "create_user_api": ADMIN, "disable_user_api": ADMIN, "read_audit": ADMIN,
     "read_user_tokens": ADMIN, "revoke_user_tokens": ADMIN,

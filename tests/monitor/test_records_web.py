@@ -102,7 +102,7 @@ def test_complaints_desk_registers_and_moves_a_complaint(served: str, browser) -
     page.fill("input[name=contact_phone]", "13812345678")
     page.click("form.form button[type=submit]")
     page.wait_for_url("**/complaints/*")
-    assert page.locator("#status").inner_text() == "received"
+    assert page.locator("#status").inner_text() == "Received"
     assert "13812345678" in page.locator(".contact").inner_text()   # the desk sees the full contact
     page.select_option("#transition select[name=to]", "rejected")
     page.click("#transition button[type=submit]")                   # no reason: refused

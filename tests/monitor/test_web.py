@@ -80,10 +80,10 @@ def test_status_page_updates_itself(pool: ConnectionPool, served: str, browser) 
     page.click("button[type=submit]")
     page.wait_for_url(served + "/")
     window = page.locator('[data-window="cc-chaoyang/w1"]')
-    assert window.locator(".state").inner_text() == "present"
+    assert window.locator(".state").inner_text() == "Staffed"
     assert page.locator('[data-zone="cc-chaoyang/q1"] .count').inner_text() == "2"
-    assert page.locator('[data-camera="cc-chaoyang/cam1"] .state').inner_text() == "live"
-    assert page.locator('[data-window="cc-nanguan/w1"] .state').inner_text() == "unknown"
+    assert page.locator('[data-camera="cc-chaoyang/cam1"] .state').inner_text() == "Live"
+    assert page.locator('[data-window="cc-nanguan/w1"] .state').inner_text() == "Unknown"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "status-page-before.png"), full_page=True)
 
@@ -91,7 +91,7 @@ def test_status_page_updates_itself(pool: ConnectionPool, served: str, browser) 
     put(pool, DeskSample(t, "cc-chaoyang", "w1", "cam1", "absent", t, 0),
         ZoneSample(t, "cc-chaoyang", "q1", "cam1", "queue", 5))
     page.wait_for_function(
-        "() => document.querySelector('[data-window=\"cc-chaoyang/w1\"] .state').textContent === 'absent'",
+        "() => document.querySelector('[data-window=\"cc-chaoyang/w1\"] .state').textContent === 'Unstaffed'",
         timeout=15_000)
     page.wait_for_function(
         "() => document.querySelector('[data-zone=\"cc-chaoyang/q1\"] .count').textContent === '5'",

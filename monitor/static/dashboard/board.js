@@ -2,7 +2,7 @@
 "use strict";
 
 const BOARD_POLL_MS = 2000;
-const DUTY_TEXT = { staffed: "在岗 Staffed", unstaffed: "暂时离岗 Not staffed", closed: "未开放 Closed", unknown: "— Unknown" };
+
 
 function boardWindow(w) {
   const card = document.createElement("article");
@@ -23,14 +23,14 @@ function boardWindow(w) {
       line.textContent = o.name + " ";
       const badge = document.createElement("span");
       badge.className = "badge-no";
-      badge.textContent = o.badge + (o.away ? " (away 暂离)" : "");
+      badge.textContent = o.badge + (o.away ? " (" + both("away") + ")" : "");
       line.appendChild(badge);
     }
     officers.appendChild(line);
   }
   const duty = document.createElement("div");
   duty.className = "duty";
-  duty.textContent = DUTY_TEXT[w.duty] || w.duty;
+  duty.textContent = bothLabels("duty", w.duty);
   card.append(name, officers, duty);
   return card;
 }
@@ -43,10 +43,10 @@ async function pollBoard() {
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const board = await response.json();
     document.getElementById("windows").replaceChildren(...board.windows.map(boardWindow));
-    document.getElementById("clock").textContent = board.at.slice(0, 16).replace("T", " ");
-    badge.textContent = "live";
+    document.getElementById("clock").textContent = clock(board.at, true);
+    badge.textContent = both("live");
   } catch (err) {
-    badge.textContent = "reconnecting…";
+    badge.textContent = both("reconnecting…");
   }
   setTimeout(pollBoard, BOARD_POLL_MS);
 }

@@ -55,6 +55,7 @@ function hwChart(id, spec) {
     height: spec.height || 240,
     plugins: [markerPlugin(spec.markers || [])],
     scales: { x: { time: true, range: spec.range ? () => spec.range : undefined } },
+    tzDate: (ts) => (HW_TZ ? uPlot.tzDate(new Date(ts * 1e3), HW_TZ) : new Date(ts * 1e3)),  // the site's clock
     series: [{}, ...spec.series.map((s, i) => ({
       label: s.label, stroke: SERIES_COLOURS[i % SERIES_COLOURS.length], width: 2, spanGaps: false,
       scale: s.scale || "y", points: { filter: isolatedPoints }, paths: spec.step ? uPlot.paths.stepped({ align: 1 }) : undefined,

@@ -19,10 +19,11 @@ function updateNode(node, s) {
   el.dataset.waitsOverSla = s.waits_over_sla;
   el.dataset.camerasDown = s.cameras_down;
   el.replaceChildren(
-    pill(s.unstaffed ? "bad" : "ok", "windows unstaffed now", `${s.unstaffed}/${s.windows} unstaffed`),
-    pill(s.long_queues ? "bad" : "ok", "queues over their limit", `${s.long_queues} long queues`),
-    pill(s.waits_over_sla ? "bad" : "ok", "open waits over SLA", `${s.waits_over_sla} waits over SLA`),
-    pill(s.cameras_down ? "warn" : "ok", "cameras not live", `${s.cameras_down}/${s.cameras} cameras down`));
+    pill(s.unstaffed ? "bad" : "ok", t("windows unstaffed now"), t("%(n)s/%(of)s unstaffed", {n: s.unstaffed, of: s.windows})),
+    pill(s.long_queues ? "bad" : "ok", t("queues over their limit"), t("%(n)s long queues", {n: s.long_queues})),
+    pill(s.waits_over_sla ? "bad" : "ok", t("open waits over SLA"), t("%(n)s waits over SLA", {n: s.waits_over_sla})),
+    pill(s.cameras_down ? "warn" : "ok", t("cameras not live"),
+         t("%(n)s/%(of)s cameras down", {n: s.cameras_down, of: s.cameras})));
   const li = el.closest("li.node");
   if (li) li.classList.toggle("alerting", Boolean(s.unstaffed || s.long_queues || s.waits_over_sla || s.cameras_down));
 }
@@ -31,9 +32,11 @@ function updateWindow(hallId, w) {
   for (const el of document.querySelectorAll(`[data-window="${hallId}/${w.id}"]`)) {
     for (const c of [...el.classList]) if (c.startsWith("state-")) el.classList.remove(c);
     el.classList.add(`state-${w.state}`);
-    el.querySelector(".state").textContent = w.state;
-    el.querySelector(".queue").textContent = `${w.queue === null ? "–" : w.queue} waiting`;
-    el.querySelector(".alerts").replaceChildren(...w.alerts.map(a => pill("bad alert", a, a.replaceAll("_", " "))));
+    const state = el.querySelector(".state");
+    state.textContent = label("desk_state", w.state);
+    state.dataset.state = w.state;
+    el.querySelector(".queue").textContent = t("%(n)s waiting", {n: w.queue === null ? "–" : w.queue});
+    el.querySelector(".alerts").replaceChildren(...w.alerts.map(a => pill("bad alert", a, label("alert_kind", a))));
   }
 }
 
@@ -52,7 +55,7 @@ async function pollOverview() {
       }
       const at = document.getElementById("generated-at");
       at.dateTime = o.generated_at;
-      at.textContent = o.generated_at.slice(11, 19) + " UTC";
+      at.textContent = clock(o.generated_at);
     }
   } finally {
     setTimeout(pollOverview, OVERVIEW_POLL_MS);

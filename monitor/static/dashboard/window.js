@@ -13,8 +13,9 @@ document.addEventListener("DOMContentLoaded", () => {
     part.className = "seg state-" + r.state;
     part.style.left = (100 * (from - start) / 86400) + "%";
     part.style.width = Math.max(0.2, 100 * (to - from) / 86400) + "%";
-    part.title = `${r.state} from ${r.ts.slice(11, 19)} UTC`;
+    part.title = t("%(state)s from %(time)s", {state: label("desk_state", r.state), time: clock(r.ts)});
     bar.appendChild(part);
   });
-  hwChart("queue-chart", { title: "People waiting", t: d.queue_t, range: [start, start + 86400], series: [{ label: "waiting", values: d.queue }] });
+  hwChart("queue-chart", { title: t("People waiting"), t: d.queue_t, range: [start, start + 86400],
+                           series: [{ label: t("waiting"), values: d.queue }] });
 });

@@ -7,6 +7,8 @@
 
 (function () {
   const STORE = "hallwatch.live.v1";
+  const STATE_TEXT = {idle: t("idle"), connecting: t("connecting"), mjpeg: t("MJPEG"), "no picture": t("no picture"),
+                      live: t("live")};
   const NO_FRAME_MS = 12000;       // WebRTC without a frame this long: fall back to MJPEG
   const ICE_GATHER_MS = 3000;      // non-trickle: send the offer once gathering is done or after this
   const cameras = JSON.parse(document.getElementById("live-cameras").textContent);
@@ -61,7 +63,11 @@
     }
 
     mode() { return (this.key && state.modes[this.key]) || "webrtc"; }
-    setState(text, cls) { this.stateEl.textContent = text; this.stateEl.className = "tile-state " + (cls || ""); this.el.dataset.state = text; }
+    // `state` stays in English in data-state (for scripts and tests); the tile shows it translated.
+    setState(state, cls, shown) {
+      this.stateEl.textContent = shown || STATE_TEXT[state] || state;
+      this.stateEl.className = "tile-state " + (cls || ""); this.el.dataset.state = state;
+    }
 
     stop() {
       this.generation += 1;
@@ -149,7 +155,7 @@
     ended(reason) {
       const key = this.key;
       this.stop(); this.key = key;
-      this.setState(`ended: ${reason}`, "failed");
+      this.setState(`ended: ${reason}`, "failed", t("ended: %(reason)s", {reason: t(reason)}));
     }
 
     onOverlay(message) {
@@ -182,22 +188,22 @@
       const overlay = this.stats.overlay || { desks: {}, zones: {}, boxes: [] };
       ctx.lineWidth = 2; ctx.font = "bold 13px system-ui, sans-serif";
       for (const zone of this.stats.config.zones || []) {
-        let color = "#4da3ff", label = zone.id;
+        let color = "#4da3ff", text = zone.id;
         if (zone.kind === "desk") {
           const s = overlay.desks[zone.window] || "unknown";
           color = s === "present" ? "#3ccf6e" : s === "absent" ? "#ff5a4f" : "#a0a8b4";
-          label = `${zone.window}: ${s}`;
+          text = `${zone.window}: ${label("desk_state", s)}`;
         } else {
           const n = overlay.zones[zone.id];
           color = zone.kind === "queue" ? "#4da3ff" : "#c58cff";
-          label = `${zone.id}: ${n === null || n === undefined ? "–" : n}`;
+          text = `${zone.id}: ${n === null || n === undefined ? "–" : n}`;
         }
         ctx.strokeStyle = color; ctx.beginPath();
         zone.polygon.forEach((p, i) => { const [x, y] = px(p); if (i) ctx.lineTo(x, y); else ctx.moveTo(x, y); });
         ctx.closePath(); ctx.stroke();
         const [lx, ly] = px(zone.polygon[0]);
-        ctx.fillStyle = "rgba(0,0,0,.6)"; ctx.fillRect(lx, ly, ctx.measureText(label).width + 8, 18);
-        ctx.fillStyle = color; ctx.fillText(label, lx + 4, ly + 13);
+        ctx.fillStyle = "rgba(0,0,0,.6)"; ctx.fillRect(lx, ly, ctx.measureText(text).width + 8, 18);
+        ctx.fillStyle = color; ctx.fillText(text, lx + 4, ly + 13);
       }
       ctx.strokeStyle = "#ffd23f";
       for (const [x1, y1, x2, y2] of overlay.boxes || []) {
