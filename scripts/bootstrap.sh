@@ -14,11 +14,13 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 
 # System packages: Debian's Python (for the GStreamer bindings), the GStreamer RTSP server used
-# by the camera simulator, the libraries opencv-python links to, and Chromium for the browser tests.
+# by the camera simulator, the libraries opencv-python links to; for the tests, Chromium (browser tests)
+# a C toolchain with cmake (TimescaleDB is built from its vendored source, once per machine) and Prometheus
+# (promtool checks deploy/prometheus; a real Prometheus scrapes /metrics in tests/deploy).
 APT_PACKAGES=(python3 python3-venv python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav
   libgl1 libglib2.0-0)
-[ "$MODE" = test ] && APT_PACKAGES+=(chromium)
+[ "$MODE" = test ] && APT_PACKAGES+=(chromium cmake gcc make libc6-dev prometheus)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -54,6 +56,9 @@ if [ ! -f "$stamp" ]; then
 fi
 # The int8 detector is built once per machine (about a minute) and cached; a no-op afterwards.
 "$VENV/bin/hallwatch" models prepare
+# TimescaleDB for the tests of the TimescaleDB path: built once per machine (about a minute) and cached,
+# then copied into this virtualenv's embedded PostgreSQL when missing; a no-op afterwards.
+[ "$MODE" = test ] && "$ROOT/scripts/build-timescaledb.sh"
 
 case "$MODE" in
   demo) exec "$VENV/bin/hallwatch" demo "$@" ;;

@@ -54,20 +54,37 @@ def restore(owner_dsn: str, source: Path, *, timeout_s: float = 3600.0) -> None:
     with psycopg.connect(owner_dsn, autocommit=True) as conn:  # grants in the dump name this role
         if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'hallwatch_app'").fetchone():
             conn.execute("CREATE ROLE hallwatch_app NOLOGIN")
-    _run("pg_restore", owner_dsn, ["--clean", "--if-exists", "--single-transaction", "--exit-on-error",
-                                   str(source)], timeout_s=timeout_s)
+    # pg_restore --clean cannot drop a partition's primary key (it is the partitioned table's, inherited): it
+    # writes the SQL instead, and psql runs it in one transaction after dropping the partitioned tables (with
+    # their partitions), so a failed restore still changes nothing.
+    script = _run("pg_restore", "", ["--clean", "--if-exists", "--file", "-", str(source)], timeout_s=timeout_s)
+    _run("psql", owner_dsn, ["--no-psqlrc", "--quiet", "--single-transaction", "--set", "ON_ERROR_STOP=1",
+                             "--command", _DROP_PARTITIONED, "--file", "-"], timeout_s=timeout_s, stdin=script)
 
 
-def _run(tool: str, dsn: str, args: list[str], *, timeout_s: float) -> None:
-    params = conninfo_to_dict(dsn)
+_DROP_PARTITIONED = """DO $$
+DECLARE parent regclass;
+BEGIN
+  FOR parent IN SELECT oid::regclass FROM pg_class
+                WHERE relkind = 'p' AND NOT relispartition AND relnamespace = current_schema()::regnamespace LOOP
+    EXECUTE format('DROP TABLE %s CASCADE', parent);
+  END LOOP;
+END $$"""
+
+
+def _run(tool: str, dsn: str, args: list[str], *, timeout_s: float, stdin: str | None = None) -> str:
+    """Run a client tool (against `dsn`, when given) and return what it wrote to stdout."""
+    params = conninfo_to_dict(dsn) if dsn else {}
     password = params.pop("password", None)
     env = dict(os.environ)
     if password:
         env["PGPASSWORD"] = str(password)
-    command = [str(pg_tool(tool)), "--dbname", make_conninfo(**params), *args]  # type: ignore[arg-type]
+    target = ["--dbname", make_conninfo(**params)] if dsn else []  # type: ignore[arg-type]
+    command = [str(pg_tool(tool)), *target, *args]
     try:
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout_s)
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout_s, input=stdin)
     except subprocess.TimeoutExpired:
         raise DatabaseError(f"{tool} did not finish within {timeout_s:.0f} s") from None
     if done.returncode != 0:
         raise DatabaseError(f"{tool} failed ({done.returncode}): {redact_text(done.stderr.strip())[-2000:]}")
+    return done.stdout

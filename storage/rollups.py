@@ -4,15 +4,15 @@ Per raw table there are eight levels, each summed from one before it: per subjec
 minute, hour and day; per hall by hour and day; per city by minute, hour and day (the subject minutes and the
 hall-hours joined to `hall`).
 
-With TimescaleDB the rollups are continuous aggregates and `refresh_rollups` asks TimescaleDB to
-refresh them (it tracks late rows itself). With plain PostgreSQL they are tables, refreshed
-incrementally: every sample row carries `inserted_at` (its transaction's start), and a refresh
-recomputes, from the raw rows, every minute that holds a row inserted since the last refresh — a
-replay of samples from hours ago after a database outage recomputes those hours — then the hours and
-days around those minutes, level by level. Buckets are recomputed whole and upserted, so running it
-again changes nothing. A hall whose city changed since the last refresh (or that is new) has its
-hours recomputed in the city levels. Refreshes take an advisory lock: concurrent callers run one after
-another.
+With TimescaleDB the rollups are continuous aggregates and `refresh_rollups` asks TimescaleDB to refresh them
+(it tracks late rows itself); only their owner may, so in the service TimescaleDB's refresh policies do it
+(set by `storage.retention`) and `RollupScheduler` leaves it to them. With plain PostgreSQL they are tables,
+refreshed incrementally: every sample row carries `inserted_at` (its transaction's start), and a refresh
+recomputes, from the raw rows, every minute that holds a row inserted since the last refresh — a replay of
+samples from hours ago after a database outage recomputes those hours — then the hours and days around those
+minutes, level by level. Buckets are recomputed whole and upserted, so running it again changes nothing. A
+hall whose city changed since the last refresh (or that is new) has its hours recomputed in the city levels.
+Refreshes take an advisory lock: concurrent callers run one after another.
 
 The watermark is the oldest start of a transaction still open in the database when a refresh
 begins (or the refresh's own start): rows of a writer transaction that commits during a refresh
@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from core.redact import redact_text
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 _LOCK_KEY = 0x726F6C6C  # "roll"
 ORIGIN = "2000-01-01 00:00:00+00"  # buckets do not depend on the session's time zone
 CHUNK = timedelta(hours=6)  # one recompute statement covers at most this much time
+BUCKETS_PER_BATCH = 1440  # TimescaleDB refreshes in transactions of this many buckets: a day of minutes
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,14 @@ def rollup_mode(conn: psycopg.Connection) -> str:
     return "plain" if row and row[0] else "timescaledb"
 
 
+def may_refresh(conn: psycopg.Connection) -> bool:
+    """Whether this role may refresh the continuous aggregates: TimescaleDB lets only their owner (the service's
+    login role owns nothing, so the refresh policies do it)."""
+    row = conn.execute("SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = 'desk_minute'::regclass"
+                       ).fetchone()
+    return bool(row and row[0])
+
+
 def refresh_rollups(conn: psycopg.Connection, *, until: datetime | None = None) -> RefreshReport:
     """Bring the rollups up to date with the samples of buckets that start before `until`
     (default: now). TimescaleDB needs `conn` in autocommit mode (its refresh cannot run in a
@@ -146,7 +156,26 @@ def refresh_rollups(conn: psycopg.Connection, *, until: datetime | None = None) 
     return report
 
 
+# The oldest time a level's source still holds: the start of its oldest chunk (a raw hypertable's, or the
+# materialization hypertable's of a continuous aggregate); NULL when it holds none.
+_SOURCE_START = """
+SELECT min(c.range_start) FROM timescaledb_information.chunks c
+WHERE (c.hypertable_schema, c.hypertable_name) IN (
+  SELECT hypertable_schema, hypertable_name FROM timescaledb_information.hypertables
+  WHERE hypertable_schema = current_schema() AND hypertable_name = %(source)s
+  UNION ALL
+  SELECT materialization_hypertable_schema, materialization_hypertable_name
+  FROM timescaledb_information.continuous_aggregates
+  WHERE view_schema = current_schema() AND view_name = %(source)s)
+"""
+
+
 def _refresh_timescale(conn: psycopg.Connection, until: datetime | None) -> RefreshReport:
+    """Refresh each continuous aggregate from the oldest chunk its source still holds, never from the start of
+    time: a refresh over a range whose source chunks retention dropped would delete the aggregate's buckets there
+    (TimescaleDB recomputes invalidated buckets from what is left), and an open start made a first refresh walk
+    an unbounded range. A level whose source holds nothing is left as it is. Batches of BUCKETS_PER_BATCH buckets
+    (TimescaleDB's default, 10, made a first refresh of 100 days of minutes take over three minutes)."""
     if not conn.autocommit:
         raise ValueError("refreshing continuous aggregates needs a connection in autocommit mode")
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
@@ -154,8 +183,11 @@ def _refresh_timescale(conn: psycopg.Connection, until: datetime | None) -> Refr
         end = until or conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
         for depth in range(len(ROLLUPS[0].levels)):  # every level after the ones it is computed from
             for rollup in ROLLUPS:
-                view = rollup.levels[depth].target
-                conn.execute("CALL refresh_continuous_aggregate(%s, NULL, %s)", (view, end))
+                level = rollup.levels[depth]
+                start = conn.execute(_SOURCE_START, {"source": level.source}).fetchone()[0]  # type: ignore[index]
+                if start is not None and start < end:
+                    conn.execute("CALL refresh_continuous_aggregate(%s, %s, %s, options => %s)",
+                                 (level.target, start, end, Jsonb({"buckets_per_batch": BUCKETS_PER_BATCH})))
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return RefreshReport("timescaledb")
@@ -310,6 +342,9 @@ class RollupScheduler:
             with self.pool.connection(timeout=self.timeout_s) as conn:
                 conn.autocommit = True
                 try:
+                    if rollup_mode(conn) == "timescaledb" and not may_refresh(conn):
+                        self._leave_to_timescaledb()
+                        return self.last
                     self.last = refresh_rollups(conn)
                 finally:
                     conn.autocommit = False
@@ -321,6 +356,12 @@ class RollupScheduler:
             self.ticked.set()
         log.debug("rollups refreshed: %s", self.last)
         return self.last
+
+    def _leave_to_timescaledb(self) -> None:
+        if self.last is None:
+            log.info("rollups: TimescaleDB refreshes the continuous aggregates itself (the refresh policies "
+                     "storage.retention sets as their owner); this role may not")
+        self.last = RefreshReport("timescaledb")
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():

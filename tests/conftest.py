@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fix_sim",
     "tests.fix_live",
     "tests.fix_detections",
+    "tests.fix_timescale",
 ]

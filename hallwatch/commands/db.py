@@ -1,4 +1,4 @@
-"""`hallwatch db migrate | backup | restore`: the database's schema and its copies."""
+"""`hallwatch db migrate | backup | restore | prune`: the database's schema, its copies and its retention."""
 
 from __future__ import annotations
 
@@ -26,6 +26,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     data_dir_option(restore)
     restore.set_defaults(func=cmd_db_restore)
 
+    prune = sub.add_parser("prune", help="apply the retention once: drop old samples, make partitions ahead "
+                                         "(docs/operations.md)")
+    prune.add_argument("--site", type=Path, help="site file whose `retention:` applies (default: the defaults)")
+    data_dir_option(prune)
+    prune.set_defaults(func=cmd_db_prune)
 
 
 def cmd_db_migrate(args: argparse.Namespace) -> int:
@@ -59,4 +64,23 @@ def cmd_db_restore(args: argparse.Namespace) -> int:
         restore(db.migration_dsn, args.file)
         applied = apply_migrations(db.migration_dsn)  # a backup of an older version comes up to date
     print(f"restored {args.file}" + (f"; applied {len(applied)} newer migrations" if applied else ""))
+    return 0
+
+
+def cmd_db_prune(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from core.config import RetentionConfig, load_site
+    from storage import open_database
+    from storage.retention import apply_retention
+
+    config = load_site(args.site).retention if args.site else RetentionConfig()
+    with open_database(data_dir=args.data_dir, pool_size=1) as db, \
+            psycopg.connect(db.migration_dsn, autocommit=True) as conn:
+        report = apply_retention(conn, config)
+    rows = sum(n or 0 for n in report.partitions_dropped.values()) + sum(report.rows_deleted.values())
+    print(f"{db.safe_dsn} ({report.mode}): {len(report.partitions_dropped)} partitions or chunks dropped, "
+          f"about {rows:,} rows deleted, {len(report.evidence_deleted)} evidence items deleted, "
+          f"{len(report.partitions_made)} partitions made, {len(report.policies)} policies set"
+          + (f"; busy, left for the next run: {', '.join(report.skipped)}" if report.skipped else ""))
     return 0

@@ -5,9 +5,15 @@
 -- The one switch between TimescaleDB and plain PostgreSQL. Later migrations call it for every
 -- timeseries table; with the extension it makes a hypertable, without it a BRIN index on time,
 -- which keeps range scans cheap on append-only data.
+-- TimescaleDB is used only when the server preloads it (shared_preload_libraries): installed but not
+-- preloaded, CREATE EXTENSION ends the session with FATAL, which no EXCEPTION clause catches. The loader's
+-- own setting exists only when it is preloaded; pg_settings, where the role may read it, must agree.
 DO $$
 BEGIN
-  IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') THEN
+  IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')
+     AND current_setting('timescaledb.bgw_launcher_poll_time', true) IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM pg_settings WHERE name = 'shared_preload_libraries'
+                     AND setting !~ '(^|[ ,"])timescaledb($|[ ,"])') THEN
     BEGIN
       CREATE EXTENSION IF NOT EXISTS timescaledb;
     EXCEPTION WHEN OTHERS THEN
