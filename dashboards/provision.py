@@ -1,6 +1,8 @@
 """Hand the dashboards to Grafana: as files for Grafana's file provisioning (`export`), or through
 its HTTP API with grafana-client (`provision`), creating or updating the PostgreSQL data source, a
-folder and the dashboards, each by a fixed uid so that running it again changes nothing new.
+folder and the dashboards, each by a fixed uid so that running it again changes nothing new. Given a
+Prometheus URL, both also hand over the Prometheus data source and the operations dashboard over it
+(`dashboards.metrics_dashboard`).
 
 The database password never goes into a file: the exported data source reads it from the
 environment variable PASSWORD_ENV when Grafana starts; `provision` sends it to Grafana's API only."""
@@ -19,6 +21,7 @@ from psycopg.conninfo import conninfo_to_dict
 from core.errors import HallwatchError
 from core.redact import redact_text
 from dashboards.grafana import DATASOURCE_TYPE, DATASOURCE_UID, FOLDER_UID, all_dashboards
+from dashboards.metrics_dashboard import metrics_dashboards, prometheus_datasource
 
 log = logging.getLogger(__name__)
 
@@ -72,24 +75,32 @@ def datasource_payload(target: DatabaseTarget, *, type_: str = DATASOURCE_TYPE, 
     return payload
 
 
+def dashboards_for(type_: str, prometheus_url: str | None) -> dict[str, dict[str, Any]]:
+    """File stem -> JSON of the dashboards to hand over: those over Prometheus only with its URL."""
+    return {**all_dashboards(datasource_type=type_), **(metrics_dashboards() if prometheus_url else {})}
+
+
 def export(directory: Path, target: DatabaseTarget, *, dashboards_path: str | None = None,
-           type_: str = DATASOURCE_TYPE, timescaledb: bool = False) -> list[Path]:
+           type_: str = DATASOURCE_TYPE, timescaledb: bool = False, prometheus_url: str | None = None) -> list[Path]:
     """Write provisioning/datasources, provisioning/dashboards and dashboards/*.json under
     `directory`; `dashboards_path` is where Grafana will find the JSON (default: the exported
-    folder). Returns the files written."""
+    folder); `prometheus_url` (as Grafana reaches it) adds Prometheus and its dashboard. Returns the
+    files written."""
     dash_dir = directory / "dashboards"
     ds_dir = directory / "provisioning" / "datasources"
     prov_dir = directory / "provisioning" / "dashboards"
     for d in (dash_dir, ds_dir, prov_dir):
         d.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, dashboard in all_dashboards(datasource_type=type_).items():
+    for name, dashboard in dashboards_for(type_, prometheus_url).items():
         path = dash_dir / f"{name}.json"
         path.write_text(json.dumps(dashboard, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         written.append(path)
     source = datasource_payload(target, type_=type_, timescaledb=timescaledb, password=f"${PASSWORD_ENV}")
-    source["editable"] = False
-    datasources = {"apiVersion": 1, "datasources": [source]}
+    sources = [source, *([prometheus_datasource(prometheus_url)] if prometheus_url else [])]
+    for each in sources:
+        each["editable"] = False
+    datasources = {"apiVersion": 1, "datasources": sources}
     providers = {"apiVersion": 1, "providers": [{
         "name": "hallwatch", "orgId": 1, "folder": FOLDER_TITLE, "folderUid": FOLDER_UID, "type": "file",
         "disableDeletion": False, "allowUiUpdates": False, "updateIntervalSeconds": 60,
@@ -109,28 +120,34 @@ def dashboard_request(dashboard: dict[str, Any]) -> dict[str, Any]:
             "message": "hallwatch grafana provision"}
 
 
+def _put_datasource(api: Any, payload: dict[str, Any]) -> str:
+    """Create or update one data source by its uid; what was done."""
+    from grafana_client.client import GrafanaClientError
+
+    uid = payload["uid"]
+    try:
+        api.datasource.get_datasource_by_uid(uid)
+    except GrafanaClientError as exc:
+        if exc.status_code != 404:
+            raise
+        api.datasource.create_datasource(payload)
+        return f"data source {uid}: created"
+    api.datasource.update_datasource_by_uid(uid, payload)
+    return f"data source {uid}: updated"
+
+
 def provision(api: Any, target: DatabaseTarget, *, type_: str = DATASOURCE_TYPE,
-              timescaledb: bool = False) -> list[str]:
-    """Create or update the data source, the folder and the dashboards through a
+              timescaledb: bool = False, prometheus_url: str | None = None) -> list[str]:
+    """Create or update the data source(s), the folder and the dashboards through a
     `grafana_client.GrafanaApi`; returns what was done, one line each."""
     from grafana_client.client import GrafanaClientError, GrafanaException
 
     done = []
     payload = datasource_payload(target, type_=type_, timescaledb=timescaledb, password=target.password)
     try:
-        try:
-            api.datasource.get_datasource_by_uid(DATASOURCE_UID)
-            exists = True
-        except GrafanaClientError as exc:
-            if exc.status_code != 404:
-                raise
-            exists = False
-        if exists:
-            api.datasource.update_datasource_by_uid(DATASOURCE_UID, payload)
-            done.append(f"data source {DATASOURCE_UID}: updated")
-        else:
-            api.datasource.create_datasource(payload)
-            done.append(f"data source {DATASOURCE_UID}: created")
+        done.append(_put_datasource(api, payload))
+        if prometheus_url:
+            done.append(_put_datasource(api, prometheus_datasource(prometheus_url)))
         try:
             api.folder.get_folder(FOLDER_UID)
             done.append(f"folder {FOLDER_UID}: kept")
@@ -139,7 +156,7 @@ def provision(api: Any, target: DatabaseTarget, *, type_: str = DATASOURCE_TYPE,
                 raise
             api.folder.create_folder(FOLDER_TITLE, uid=FOLDER_UID)
             done.append(f"folder {FOLDER_UID}: created")
-        for name, dashboard in all_dashboards(datasource_type=type_).items():
+        for name, dashboard in dashboards_for(type_, prometheus_url).items():
             result = api.dashboard.update_dashboard(dashboard_request(dashboard))
             done.append(f"dashboard {dashboard['uid']} ({name}): {result.get('status', 'saved')}")
     except GrafanaException as exc:

@@ -41,6 +41,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="Grafana's PostgreSQL plugin id: grafana-postgresql-datasource (default, "
                              "Grafana >= 10.2.3) or postgres (older)")
     parser.add_argument("--timescaledb", action="store_true", help="tell Grafana the database has TimescaleDB")
+    parser.add_argument("--prometheus-url", help="Prometheus as Grafana reaches it, e.g. http://prometheus:9090: "
+                                                 "adds its data source and the operations dashboard")
 
 
 def _target(args: argparse.Namespace) -> DatabaseTarget:
@@ -60,7 +62,7 @@ def cmd_grafana_export(args: argparse.Namespace) -> int:
     from dashboards.provision import PASSWORD_ENV, export
 
     written = export(args.dir, _target(args), dashboards_path=args.dashboards_path, type_=_type(args),
-                     timescaledb=args.timescaledb)
+                     timescaledb=args.timescaledb, prometheus_url=args.prometheus_url)
     for path in written:
         print(path)
     print(f"the data source reads its password from ${PASSWORD_ENV} when Grafana starts", file=sys.stderr)
@@ -80,6 +82,7 @@ def cmd_grafana_provision(args: argparse.Namespace) -> int:
     if target.password is None:
         raise HallwatchError("the database URL for Grafana has no password (--db-url or $" + DB_URL_ENV + ")")
     api = GrafanaApi.from_url(args.url, credential=token, timeout=args.timeout_s)
-    for line in provision(api, target, type_=_type(args), timescaledb=args.timescaledb):
+    for line in provision(api, target, type_=_type(args), timescaledb=args.timescaledb,
+                          prometheus_url=args.prometheus_url):
         print(line)
     return 0
