@@ -22,8 +22,11 @@ from hallwatch.leases import FENCE_TICK_S, LeaseKeeper, LeaseTimings
 from models import load_detector
 from monitor.app import create_app
 from monitor.live.overlay import OverlayHub, publish_results
+from monitor.metrics import AnalysisCollector, serve_worker_metrics
+from monitor.notify import Dispatcher
 from pipeline.loop import Pipeline
 from storage import Database, open_database
+from storage.retention import RetentionScheduler
 from storage.rollups import RollupScheduler
 from storage.samples import sync_site
 from storage.server import default_data_dir
@@ -64,8 +67,17 @@ def run_service(site: SiteConfig, *, host: str, port: int, data_dir: Path | None
         # concurrent refreshes would take turns on an advisory lock anyway).
         rollups = threading.Thread(target=RollupScheduler(db.pool).run, args=(stop,), name="rollups", daemon=True)
         rollups.start()
+        # Raw samples older than the site's retention go (partitions dropped, or TimescaleDB's policies set);
+        # it acts as the tables' owner, since the service's own role may not drop tables.
+        retention = threading.Thread(target=RetentionScheduler(db.migration_dsn, site.retention).run, args=(stop,),
+                                     name="retention", daemon=True)
+        retention.start()
+        # Alerts to the notification channels: several services may run, each change is sent once.
+        notifier = threading.Thread(target=Dispatcher(site, db.pool).run, args=(stop,), name="notify", daemon=True)
+        notifier.start()
         app = create_app(site, db.pool)
         app.state.overlay_hub = overlays
+        app.state.metrics_collectors = [AnalysisCollector(pipeline, writer)]  # beside the site's, on /metrics
         # log_config=None: uvicorn's records (tracebacks of failed requests among them) go to our
         # handler, which masks credentials, rather than to handlers of its own. proxy_headers=False:
         # the app itself honours X-Forwarded-For, and only from `auth.trusted_proxies`.
@@ -93,6 +105,7 @@ def run_worker(site: SiteConfig, *, worker_id: str, data_dir: Path | None, timin
         pipeline = Pipeline(site, detector, writer.put, cameras=())
         keeper = LeaseKeeper(db.pool, worker_id=worker_id, cameras=[(h.id, c.id) for h, c in site.cameras()],
                              apply=pipeline.set_cameras, timings=timings)
+        metrics = serve_worker_metrics(site.metrics, AnalysisCollector(pipeline, writer))
         stop = threading.Event()
         previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
         analysis = threading.Thread(target=pipeline.run, args=(stop,), name="pipeline", daemon=True)
@@ -109,6 +122,9 @@ def run_worker(site: SiteConfig, *, worker_id: str, data_dir: Path | None, timin
             leases.join(timings.heartbeat_s + 10.0)  # it releases the leases on its way out
             analysis.join(10.0)
             writer.close()
+            if metrics is not None:
+                metrics[0].shutdown()
+                metrics[0].server_close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             log.info("worker %s: stopped; %d frames analysed, %d samples written",

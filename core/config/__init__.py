@@ -28,14 +28,17 @@ from core.config.geography import (
 )
 from core.config.ingest import IngestConfig
 from core.config.live import LiveConfig
+from core.config.metrics import MetricsConfig
+from core.config.notify import NotifyConfig
+from core.config.retention import RetentionConfig
 from core.config.scorecards import ScorecardConfig
 from core.errors import ConfigError
 
 __all__ = [
     "AnalyticsConfig", "AuthConfig", "CameraConfig", "CityConfig", "DetectorConfig", "HallConfig", "HallFlow",
-    "HallSize", "Id", "IngestConfig", "LiveConfig", "Point", "PresenceConfig", "ProvinceConfig", "RecordsConfig",
-    "ScorecardConfig", "SiteConfig", "Strict", "WindowConfig", "ZoneConfig", "ZoneKind", "field_path", "load_site",
-    "load_yaml_model",
+    "HallSize", "Id", "IngestConfig", "LiveConfig", "MetricsConfig", "NotifyConfig", "Point", "PresenceConfig",
+    "ProvinceConfig", "RecordsConfig", "RetentionConfig", "ScorecardConfig", "SiteConfig", "Strict", "WindowConfig",
+    "ZoneConfig", "ZoneKind", "field_path", "load_site", "load_yaml_model",
 ]
 
 
@@ -51,6 +54,9 @@ class SiteConfig(Strict):
     live: LiveConfig = LiveConfig()
     records: RecordsConfig = RecordsConfig()
     scorecards: ScorecardConfig = ScorecardConfig()
+    retention: RetentionConfig = RetentionConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    notify: NotifyConfig = NotifyConfig()
 
     @model_validator(mode="after")
     def _consistent(self) -> SiteConfig:
