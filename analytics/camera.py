@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from analytics.counting import in_zone
 from analytics.desk_evidence import DeskEvidence, DeskEvidenceTracker
 from analytics.events import Event, EventBook, EventChange, EventKind
 from analytics.features import FrameFeatures
 from analytics.geometry import Polygon
 from analytics.presence import DeskPresence, DeskReading, DeskState
 from analytics.queue import ZoneCounter
-from analytics.tracking import PersonTracker, Tracked
 from analytics.view import ViewCheck, ViewReading, ViewState
 from analytics.waiting import WaitMinute, WaitMinutes
 from core.config import AnalyticsConfig, CameraConfig, PresenceConfig, ZoneConfig, ZoneKind
@@ -39,10 +39,17 @@ class CameraResult:
     zones_raw: dict[str, int | None] = field(default_factory=dict)  # ... people standing there in this frame
     trusted: bool = True                 # False: obstructed or moved view, or no usable frame
     view: ViewReading = ViewReading(ViewState.unchecked)
-    tracks: Tracked | None = None
     desk_evidence: dict[str, DeskEvidence] = field(default_factory=dict)
     waits: list[WaitMinute] = field(default_factory=list)      # minutes that closed with this frame
     events: list[EventChange] = field(default_factory=list)    # events opened or closed by this frame
+
+
+@dataclass(frozen=True)
+class PlainReading:
+    """One frame read by the detector alone (`CameraAnalyzer.plain`)."""
+
+    zones: dict[str, int]   # queue / self-service zone -> confident foot points inside
+    desks: dict[str, bool]  # window id -> someone at the desk in this frame
 
 
 @dataclass
@@ -80,8 +87,9 @@ class CameraAnalyzer:
         ]
         self._floor = [
             _Floor(z, ZoneCounter(Polygon(z.polygon), confidence=z.confidence or cfg.confidence.floor,
-                                  min_dwell_s=cfg.queue.min_dwell_s, smoothing_s=cfg.queue.smoothing_s,
-                                  leave_after_s=cfg.wait.leave_after_s),
+                                  smoothing_frames=cfg.queue.smoothing_frames, smoothing_s=cfg.queue.smoothing_s,
+                                  passer_step=cfg.queue.passer_step, stay_frames=cfg.wait.stay_frames,
+                                  hold_step=cfg.queue.hold_step),
                    WaitMinutes(z.id, leave_after_s=cfg.wait.leave_after_s,
                                littles_window_s=cfg.wait.littles_window_s) if z.kind is ZoneKind.queue else None)
             for z in camera.zones if z.kind is not ZoneKind.desk
@@ -90,10 +98,6 @@ class CameraAnalyzer:
         shared = [q.id for q in queues if not q.served_windows]
         self._serving = {d.window: [q.id for q in queues if d.window in q.served_windows] or shared
                          for d in self._desks}
-        t = cfg.tracking
-        self._tracker = PersonTracker(track_confidence=t.track_confidence, match_iou=t.match_iou,
-                                      lost_after_s=t.lost_after_s, confirm_frames=t.confirm_frames
-                                      ) if self._floor else None
         self._view = ViewCheck(cfg.view)
         e = cfg.events
         self._events = EventBook({
@@ -140,17 +144,14 @@ class CameraAnalyzer:
     def _trusted(self, detections: Detections, ts: float, frame_size: tuple[int, int],
                  features: FrameFeatures | None, view: ViewReading, events: list[EventChange | None]) -> CameraResult:
         cfg = self.config
-        tracked = self._tracker.update(detections, ts) if self._tracker else Tracked.untracked(detections)
         self._gap = False
-        feet = detections.foot_points
-        on_floor = np.zeros(len(detections), dtype=bool)
+        on_floor = self._on_floor(detections, frame_size)
         zones: dict[str, int | None] = {}
         zones_raw: dict[str, int | None] = {}
         waits: list[WaitMinute] = []
         longest: dict[str, float] = {}
         for floor in self._floor:
-            on_floor |= floor.counter.polygon.contains(feet, frame_size)
-            count = floor.counter.update(tracked, ts, frame_size)
+            count = floor.counter.update(detections, ts, frame_size)
             zones[floor.zone.id], zones_raw[floor.zone.id] = count.smoothed, count.raw
             longest[floor.zone.id] = count.longest_s
             if floor.waits is not None:
@@ -159,10 +160,8 @@ class CameraAnalyzer:
         desks: dict[str, DeskReading] = {}
         desk_people: dict[str, int] = {}
         evidence: dict[str, DeskEvidence] = {}
-        centers = detections.centers
         for desk in self._desks:
-            inside = desk.polygon.contains(centers, frame_size)
-            at_desk = inside & ~on_floor & (detections.confidence >= desk.confidence)
+            at_desk = self._at_desk(desk, detections, frame_size, on_floor)
             counted |= at_desk
             citizens = detections.xyxy[on_floor]
             patch = features.desks.get(desk.window) if features is not None else None
@@ -191,7 +190,7 @@ class CameraAnalyzer:
             events.append(self._events.update(EventKind.unstaffed_while_waiting, window, active, ts,
                                               {"waiting": waiting, "queues": queue_ids}))
         return CameraResult(ts=ts, people=int(counted.sum()), desks=desks, desk_people=desk_people, zones=zones,
-                            zones_raw=zones_raw, trusted=True, view=view, tracks=tracked, desk_evidence=evidence,
+                            zones_raw=zones_raw, trusted=True, view=view, desk_evidence=evidence,
                             waits=waits, events=[c for c in events if c is not None])
 
     def _untrusted(self, ts: float, *, people: int | None, zones: dict[str, int | None], view: ViewReading,
@@ -199,8 +198,6 @@ class CameraAnalyzer:
         """No usable view: desks unknown, zone counts unknown, tracks and stays end unmeasured."""
         if not self._gap:
             self._gap = True
-            if self._tracker is not None:
-                self._tracker.reset()
             for floor in self._floor:
                 floor.counter.interrupt()
             for desk in self._desks:
@@ -215,6 +212,27 @@ class CameraAnalyzer:
             events.append(self._events.update(EventKind.unstaffed_while_waiting, window, None, ts))
         return CameraResult(ts=ts, people=people, desks=desks, desk_people={}, zones=zones, zones_raw=dict(zones),
                             trusted=False, view=view, waits=waits, events=[c for c in events if c is not None])
+
+    def plain(self, detections: Detections, frame_size: tuple[int, int]) -> PlainReading:
+        """What the detector alone says of this frame, by the same rules and thresholds but with no
+        memory (no smoothing, passer rule, hysteresis or desk evidence): the baseline the
+        analytics must never count worse than (issue 12)."""
+        on_floor = self._on_floor(detections, frame_size)
+        return PlainReading(
+            zones={f.zone.id: int(f.counter.inside(detections, frame_size).sum()) for f in self._floor},
+            desks={d.window: bool(self._at_desk(d, detections, frame_size, on_floor).any()) for d in self._desks})
+
+    def _on_floor(self, detections: Detections, frame_size: tuple[int, int]) -> np.ndarray:
+        """Whose foot point is in a queue or self-service zone, at any confidence."""
+        on_floor = np.zeros(len(detections), dtype=bool)
+        for floor in self._floor:
+            on_floor |= in_zone(detections, floor.counter.polygon, frame_size, 0.0)
+        return on_floor
+
+    @staticmethod
+    def _at_desk(desk: _Desk, detections: Detections, frame_size: tuple[int, int], on_floor: np.ndarray) -> np.ndarray:
+        inside = desk.polygon.contains(detections.centers, frame_size)
+        return np.asarray(inside & ~on_floor & (detections.confidence >= desk.confidence))
 
     def _counted(self, detections: Detections) -> np.ndarray:
         """People confident enough to count outside the desks."""

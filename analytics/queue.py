@@ -1,34 +1,41 @@
-"""People standing in a queue or self-service zone, by foot point, from tracks.
+"""People standing in a queue or self-service zone, by foot point, without following anyone.
 
-A tracked person counts once they have stood in the zone for `min_dwell_s` (people crossing it do
-not), and the count is the median over the last `smoothing_s` seconds of how many people stood there
-in each frame, judged with what is known now: someone who has just stood long enough counts in the
-earlier frames of the window too, so the median adds no delay to the dwell rule (it only rides over
-missed detections and departures). The first frame after a start or a gap in the video decides at
-once: everyone standing in the zone then counts, since nothing says how long they have been there
-(their dwell is marked censored)."""
+Each analysed frame counts the confident foot points in the zone (`analytics.counting.in_zone`:
+what the plain detector says); when `passer_step` is set, people whose foot point is far from every
+foot point of the previous analysed frame are taken to be walking through and left out; when
+`hold_step` is set, people who vanished from the middle of the zone since the previous frame
+(`analytics.counting.missed`) are counted once more. The count
+is then the median of the last `smoothing_frames` frames (`analytics.counting.WindowCount`; by
+default 1: the frame's own count, which no causal filter beat on every real clip, docs/accuracy.md).
+Nothing depends on a person being recognised from one frame to the next, so people who move more
+than a box width between frames are still counted (issue 12).
+
+Stays for waiting times come from the count alone, first in first out: each rise of the count
+(the median of the last `stay_frames`, so that a missed detection is not a departure) is an arrival,
+each fall the departure of the one who has waited longest (the queue is served in order). No queue
+place is followed as the queue moves up. An arrival and a departure in the same frame leave the
+count as it was and are not seen. People in the zone at the first frame after a start or a gap
+have no known arrival: their stays are censored."""
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import TypeAlias
 
 import numpy as np
 
+from analytics.counting import WindowCount, in_zone, missed, moving
 from analytics.geometry import Polygon
-from analytics.tracking import UNTRACKED, Tracked
-
-StayKey: TypeAlias = tuple[int, float]  # (track id, entered): one stay, as a track may come back
+from models.detections import Detections
 
 
 @dataclass(frozen=True)
 class Visit:
-    """One tracked person's stay in a zone."""
+    """One person's stay in a zone, as paired first in, first out."""
 
-    track_id: int
+    number: int  # arrivals in the zone so far (1, 2, ...): which arrival this stay began with
     entered: float
-    last_in: float
+    last_in: float  # the frame the count fell
     censored: bool  # already there when observation began: `entered` is a lower bound
 
     @property
@@ -38,78 +45,71 @@ class Visit:
 
 @dataclass(frozen=True)
 class ZoneCount:
-    raw: int        # people whose feet are in the zone in this frame
-    settled: int    # ... who have stood there at least min_dwell_s
-    smoothed: int   # median of `settled` over the smoothing window
-    departures: tuple[Visit, ...] = ()  # stays (at least min_dwell_s long) that ended by this frame
-    longest_s: float = 0.0  # longest current stay of a settled person (0 when none, censored included)
+    raw: int        # people whose feet are in the zone in this frame (the plain detector's count)
+    settled: int    # ... of them not walking through (all of them without a passer rule)
+    smoothed: int   # median of `settled` over the last `smoothing_frames` frames
+    departures: tuple[Visit, ...] = ()  # stays that ended with this frame
+    longest_s: float = 0.0  # longest current stay (0 when nobody is counted, censored included)
 
 
 class ZoneCounter:
-    def __init__(self, polygon: Polygon, *, confidence: float, min_dwell_s: float = 2.0, smoothing_s: float = 3.0,
-                 leave_after_s: float = 5.0) -> None:
-        if min_dwell_s < 0 or smoothing_s < 0 or leave_after_s <= 0:
-            raise ValueError("min_dwell_s and smoothing_s must be >= 0, leave_after_s > 0")
+    def __init__(self, polygon: Polygon, *, confidence: float, smoothing_frames: int = 1, smoothing_s: float = 3.0,
+                 passer_step: float = 0.0, stay_frames: int = 3, hold_step: float = 0.0) -> None:
+        if passer_step < 0:
+            raise ValueError("passer_step must be >= 0")
         self.polygon = polygon
         self.confidence = confidence
-        self.min_dwell_s = min_dwell_s
-        self.smoothing_s = smoothing_s
-        self.leave_after_s = leave_after_s
-        self._visits: dict[int, Visit] = {}
-        self._known: set[int] = set()  # track ids seen (anywhere) before this frame
-        # per frame: the stays seen in the zone, or the count of a first frame (which decides at once)
-        self._history: deque[tuple[float, frozenset[StayKey] | int]] = deque()
-        self._settled: set[StayKey] = set()  # stays in the window known to have lasted min_dwell_s
-        self._observed_from: float | None = None  # first frame after the last start or gap
+        self.passer_step = passer_step
+        self.hold_step = hold_step
+        self._previous_in: tuple[np.ndarray, np.ndarray] | None = None  # feet and heights in the zone
+        self._window = WindowCount(frames=smoothing_frames, window_s=smoothing_s)
+        self._stay_window = WindowCount(frames=stay_frames, window_s=smoothing_s)
+        self._previous_feet: np.ndarray | None = None  # confident foot points of the last frame
+        self._waiting: deque[tuple[int, float, bool]] = deque()  # (number, arrival, censored), oldest first
+        self._arrivals = 0
+        self._count: int | None = None  # the smoothed count of the last frame; None after a start or gap
 
-    def inside(self, tracked: Tracked, frame_size: tuple[int, int]) -> np.ndarray:
+    def inside(self, detections: Detections, frame_size: tuple[int, int]) -> np.ndarray:
         """Which detections stand in the zone and are confident enough to count."""
-        d = tracked.detections
-        return np.asarray(self.polygon.contains(d.foot_points, frame_size) & (d.confidence >= self.confidence))
+        return in_zone(detections, self.polygon, frame_size, self.confidence)
 
-    def update(self, tracked: Tracked, ts: float, frame_size: tuple[int, int]) -> ZoneCount:
-        first = self._observed_from is None
-        if self._observed_from is None:
-            self._observed_from = ts
-        observed_from = self._observed_from  # may be 0.0 (a file's clock): never test it for truth
-        inside = self.inside(tracked, frame_size)
-        ids = tracked.tracker_id[inside].tolist()
-        for track_id in ids:
-            if track_id == UNTRACKED:
-                continue
-            visit = self._visits.get(track_id)
-            if visit is None:
-                born = tracked.born_at.get(track_id, ts)
-                # A new track began at its first detection, a known one when it stepped in.
-                entered = born if track_id not in self._known else ts
-                censored = entered <= observed_from
-                visit = Visit(track_id, entered, ts, censored)
-            self._visits[track_id] = Visit(track_id, visit.entered, ts, visit.censored)
-        self._known = set(tracked.born_at)  # the tracks alive now
-        departures = tuple(self._take_departures(ts))
-        present = [self._visits[i] for i in ids if i != UNTRACKED]
-        settled_visits = [v for v in present if v.censored or ts - v.entered >= self.min_dwell_s]
-        settled = int(inside.sum()) if first else len(settled_visits)
-        self._settled.update((v.track_id, v.entered) for v in settled_visits)
-        self._history.append((ts, settled if first else frozenset((v.track_id, v.entered) for v in present)))
-        while len(self._history) > 1 and self._history[0][0] <= ts - self.smoothing_s:
-            self._history.popleft()
-        self._settled &= frozenset().union(*(e for _, e in self._history if not isinstance(e, int)))
-        values = sorted(e if isinstance(e, int) else len(e & self._settled) for _, e in self._history)
-        longest = max((ts - v.entered for v in settled_visits), default=0.0)
-        return ZoneCount(raw=int(inside.sum()), settled=settled, smoothed=values[len(values) // 2],
+    def update(self, detections: Detections, ts: float, frame_size: tuple[int, int]) -> ZoneCount:
+        inside = self.inside(detections, frame_size)
+        confident = detections.confidence >= self.confidence
+        feet = detections.foot_points
+        settled = inside
+        if self.passer_step > 0 and self._previous_feet is not None:
+            heights = detections.xyxy[:, 3] - detections.xyxy[:, 1]
+            settled = inside & ~moving(feet, heights, self._previous_feet, max_step=self.passer_step)
+        held = 0
+        heights = detections.xyxy[:, 3] - detections.xyxy[:, 1]
+        if self.hold_step > 0 and self._previous_in is not None:
+            held = missed(*self._previous_in, feet[inside], self.polygon, frame_size, max_step=1.0,
+                          margin=self.hold_step)
+        self._previous_in = (np.asarray(feet[settled]), np.asarray(heights[settled]))
+        self._previous_feet = np.asarray(feet[confident])
+        smoothed = self._window.update(int(settled.sum()) + held, ts)
+        departures = self._pair(self._stay_window.update(int(settled.sum()), ts), ts)
+        longest = ts - self._waiting[0][1] if self._waiting else 0.0
+        return ZoneCount(raw=int(inside.sum()), settled=int(settled.sum()), smoothed=smoothed,
                          departures=departures, longest_s=longest)
 
     def interrupt(self) -> None:
         """A gap in the video: stays in progress end unmeasured, and counting starts afresh."""
-        self._visits.clear()
-        self._known.clear()
-        self._history.clear()
-        self._settled.clear()
-        self._observed_from = None
+        self._window.clear()
+        self._stay_window.clear()
+        self._previous_feet = None
+        self._previous_in = None
+        self._waiting.clear()
+        self._count = None
 
-    def _take_departures(self, ts: float) -> list[Visit]:
-        gone = [v for v in self._visits.values() if ts - v.last_in >= self.leave_after_s]
-        for visit in gone:
-            del self._visits[visit.track_id]
-        return sorted((v for v in gone if v.censored or v.dwell_s >= self.min_dwell_s), key=lambda v: v.last_in)
+    def _pair(self, count: int, ts: float) -> tuple[Visit, ...]:
+        """Arrivals and departures from the change of the count, first in, first out."""
+        first = self._count is None
+        change = count - (0 if self._count is None else self._count)
+        self._count = count
+        for _ in range(max(0, change)):
+            self._arrivals += 1
+            self._waiting.append((self._arrivals, ts, first))
+        left = [self._waiting.popleft() for _ in range(min(-change, len(self._waiting)))] if change < 0 else []
+        return tuple(Visit(number, entered, ts, censored) for number, entered, censored in left)

@@ -27,20 +27,6 @@ class ConfidenceConfig(Strict):
                                     "because the counter hides the officer's lower half")
 
 
-class TrackingConfig(Strict):
-    """ByteTrack (Roboflow `trackers`) tuned for about one analysed frame per second."""
-
-    track_confidence: float = Field(default=0.25, gt=0.0, lt=1.0,
-                                    description="detections at least this confident start tracks and are matched "
-                                                "first; weaker ones only continue existing tracks")
-    match_iou: float = Field(default=0.1, gt=0.0, lt=1.0,
-                             description="least overlap of a box with a track's predicted box to continue it")
-    lost_after_s: float = Field(default=10.0, gt=0.0, le=600.0,
-                                description="a track unseen this long ends (a later sighting is a new person)")
-    confirm_frames: int = Field(default=2, ge=1, le=10,
-                                description="consecutive frames before a new track gets an id")
-
-
 class DeskEvidenceConfig(Strict):
     """Evidence from the desk zone's own pixels that keeps a still, half-hidden officer present
     while the detector misses them. It never makes a desk present on its own."""
@@ -69,16 +55,34 @@ class DeskEvidenceConfig(Strict):
 
 
 class QueueConfig(Strict):
-    min_dwell_s: float = Field(default=2.0, ge=0.0, le=600.0,
-                               description="a tracked person counts in a queue or self-service zone after "
-                                           "standing in it this long (people passing through do not)")
+    """Queue and self-service counts: people counted where they stand in each analysed frame, then
+    the median of the last few frames. No rule depends on following a person from frame to frame."""
+
+    smoothing_frames: int = Field(default=1, ge=1, le=60,
+                                  description="zone counts are the median of the counts of this many analysed "
+                                              "frames (1: each frame's own count)")
     smoothing_s: float = Field(default=3.0, ge=0.0, le=600.0,
-                               description="zone counts are the median over this many seconds of frames")
+                               description="...of the frames at most this many seconds older than the newest")
+    hold_step: float = Field(default=0.0, ge=0.0, le=10.0,
+                             description="a person in the zone in the previous analysed frame, more than this "
+                                         "many box heights from its edges, with no foot point within one box "
+                                         "height now, is a missed detection and still counted for this frame "
+                                         "(0: off; docs/accuracy.md has what it does on the real and synthetic "
+                                         "clips)")
+    passer_step: float = Field(default=0.0, ge=0.0, le=10.0,
+                               description="people whose foot point is more than this many box heights from "
+                                           "every foot point of the previous analysed frame are walking through "
+                                           "and not counted (0: everyone in the zone counts)")
 
 
 class WaitConfig(Strict):
+    """Waiting times from the zone's count, first in first out: no queue place is followed."""
+
+    stay_frames: int = Field(default=3, ge=1, le=60,
+                             description="arrivals and departures are rises and falls of the median count of "
+                                         "this many analysed frames (so a missed detection is no departure)")
     leave_after_s: float = Field(default=5.0, gt=0.0, le=600.0,
-                                 description="a person unseen in the queue this long has left it")
+                                 description="a minute's waiting times are reported this long after it ends")
     littles_window_s: float = Field(default=300.0, ge=60.0, le=3600.0,
                                     description="Little's-law estimate over this many seconds up to the "
                                                 "minute's end")
@@ -129,7 +133,6 @@ class EventsConfig(Strict):
 
 class AnalyticsConfig(Strict):
     confidence: ConfidenceConfig = ConfidenceConfig()
-    tracking: TrackingConfig = TrackingConfig()
     desk: DeskEvidenceConfig = DeskEvidenceConfig()
     queue: QueueConfig = QueueConfig()
     wait: WaitConfig = WaitConfig()

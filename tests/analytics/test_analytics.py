@@ -163,7 +163,7 @@ def test_analytics_config_defaults_and_bounds() -> None:
     config = AnalyticsConfig()
     assert config.confidence.desk < config.confidence.floor
     with pytest.raises(ValidationError):
-        AnalyticsConfig.model_validate({"queue": {"min_dwell_s": -1}})
+        AnalyticsConfig.model_validate({"queue": {"smoothing_frames": 0}})
     with pytest.raises(ValidationError):
         AnalyticsConfig.model_validate({"desk": {"same_threshold": 0.2, "changed_threshold": 0.1}})
     with pytest.raises(ValidationError):

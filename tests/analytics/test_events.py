@@ -91,10 +91,10 @@ def test_no_unstaffed_event_without_enough_people() -> None:
 
 def test_queue_over_limit() -> None:
     changes = run([(10, True, 2, None), (30, True, 4, None), (20, True, 2, None)])
-    # two newcomers at t=10 count once they have stood 2 s (t=12; the median adds no delay);
-    # they leave at t=40, the median drops at t=41; opened 5 s after 12, closed 5 s after 41
-    assert summary(changes) == [(17, "queue_over_limit", "opened", 12, None),
-                                (46, "queue_over_limit", "closed", 12, 41)]
+    # two newcomers at t=10 count at once (people are counted where they stand, frame by frame);
+    # they leave at t=40; opened 5 s after 10, closed 5 s after 40
+    assert summary(changes) == [(15, "queue_over_limit", "opened", 10, None),
+                                (45, "queue_over_limit", "closed", 10, 40)]
     assert changes[0][1].event.details == {"people": 4, "limit": 2}
 
 

@@ -31,6 +31,7 @@ class Second:
     desks: dict[str, bool]  # window id -> officer at the desk
     queues: dict[str, int]  # queue zone id -> people waiting
     self_service: dict[str, int]  # self-service zone id -> people
+    people: int | None = None  # people labelled in the whole frame (real clips), None when not labelled
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,13 @@ class Clip:
     duration_s: int
     tags: tuple[str, ...]
     still_officers: tuple[str, ...]  # windows whose officer sits still whenever present
-    seconds: tuple[Second, ...]
+    seconds: tuple[Second, ...]  # every second of a synthetic clip; the labelled seconds of a real one
     queue_visits: tuple[QueueVisit, ...]
+
+    @property
+    def real(self) -> bool:
+        """Real footage labelled by hand (tag `real`), as opposed to a clip composited from photographs."""
+        return "real" in self.tags
 
 
 def load_dataset(path: str | Path, *, subset: str | None = None, only: list[str] | None = None) -> list[Clip]:
@@ -101,8 +107,9 @@ def load_clip(directory: Path) -> Clip:
         seconds = tuple(
             Second(t=int(s["t"]), desks={str(k): bool(v) for k, v in s["desks"].items()},
                    queues={str(k): int(v) for k, v in s["queues"].items()},
-                   self_service={str(k): int(v) for k, v in s["self_service"].items()})
-            for s in raw["seconds"]
+                   self_service={str(k): int(v) for k, v in s["self_service"].items()},
+                   people=len(s["people"]) if "people" in s else None)
+            for s in raw["seconds"] if s.get("verified", True) is not False
         )
         visits = tuple(QueueVisit(zone=str(v["zone"]), enter_s=float(v["enter_s"]), exit_s=float(v["exit_s"]),
                                   censored=bool(v.get("censored", False)))
@@ -116,7 +123,11 @@ def load_clip(directory: Path) -> Clip:
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise DatasetError(f"{path}: malformed truth: {type(exc).__name__}: {exc}") from None
-    if [s.t for s in seconds] != list(range(len(seconds))):
+    times = [s.t for s in seconds]
+    ordered = all(a < b for a, b in zip(times, times[1:], strict=False))
+    if clip.real and not (ordered and all(0 <= t <= clip.duration_s for t in times)):
+        raise DatasetError(f"{path}: `seconds` must list labelled seconds in order, within the clip")
+    if not clip.real and times != list(range(len(seconds))):
         raise DatasetError(f"{path}: `seconds` must list t = 0, 1, 2, ... in order")
     for needed in (clip.video, clip.site):
         if not needed.is_file():

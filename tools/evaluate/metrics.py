@@ -18,16 +18,24 @@ TIMING_TOLERANCE_S = 1  # frames are taken once a second: a change can show one 
 
 
 def lag_skips(truth: Sequence[bool], *, present_after_s: float, absent_after_s: float,
-              tolerance_s: int = TIMING_TOLERANCE_S) -> list[bool]:
-    """For each second, whether it lies in the allowed lag after a true change at second c: the
-    seconds c .. c + ceil(lag) + tolerance_s - 1, where lag is `absent_after_s` for a change to absent
-    and `present_after_s` for a change to present."""
+              tolerance_s: int = TIMING_TOLERANCE_S, times: Sequence[int] | None = None) -> list[bool]:
+    """For each labelled second, whether it lies in the allowed lag after a true change: the seconds
+    c .. c + ceil(lag) + tolerance_s - 1, where lag is `absent_after_s` for a change to absent and
+    `present_after_s` for a change to present. `times` are the labelled seconds (default 0, 1, 2,
+    ...); between two labelled seconds a change is taken to happen at the earliest, one second after
+    the earlier one."""
+    times = list(range(len(truth))) if times is None else list(times)
+    if len(times) != len(truth):
+        raise ValueError(f"lengths differ: truth {len(truth)}, times {len(times)}")
     skip = [False] * len(truth)
-    for c in range(1, len(truth)):
-        if truth[c] != truth[c - 1]:
-            lag = present_after_s if truth[c] else absent_after_s
-            for t in range(c, min(len(truth), c + math.ceil(lag) + tolerance_s)):
-                skip[t] = True
+    for i in range(1, len(truth)):
+        if truth[i] != truth[i - 1]:
+            lag = present_after_s if truth[i] else absent_after_s
+            end = times[i - 1] + 1 + math.ceil(lag) + tolerance_s
+            for j in range(i, len(truth)):
+                if times[j] >= end:
+                    break
+                skip[j] = True
     return skip
 
 
