@@ -1,4 +1,4 @@
-"""`hallwatch bench db | detector | pipeline | queries | scorecards`: the benchmarks in `tools.bench`,
+"""`hallwatch bench db | detector | pipeline | queries | scorecards | soak`: the benchmarks in `tools.bench`,
 each measuring one number `docs/benchmarks.md` reports."""
 
 from __future__ import annotations
@@ -8,6 +8,13 @@ import json
 from pathlib import Path
 
 from hallwatch.commands import data_dir_option
+
+
+def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
+    from tools.bench.pipeline import add_camera_options, add_mode_options
+
+    add_camera_options(parser)
+    add_mode_options(parser)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -38,7 +45,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     pipeline.add_argument("--no-baseline", action="store_true", help="skip the Ultralytics baseline")
     pipeline.add_argument("--plot", type=Path, help="PNG to draw (default: docs/bench-pipeline.png in the repository)")
     pipeline.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_pipeline_options(pipeline)
     pipeline.set_defaults(func=cmd_bench_pipeline)
+
+    soak = sub.add_parser("soak", help="cameras for an hour through workers and a database, with restarts: "
+                                       "leaks and losses")
+    from tools.bench.soak import add_soak_options
+
+    add_soak_options(soak)
+    soak.set_defaults(func=cmd_bench_soak)
 
     queries = sub.add_parser("queries", help="dashboard query time over 90 days of minute data (rollups)")
     queries.add_argument("--json", action="store_true", help="print JSON instead of a summary")
@@ -73,12 +88,19 @@ def cmd_bench_detector(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_pipeline(args: argparse.Namespace) -> int:
-    from tools.bench.pipeline import PLOT, bench_pipeline, summary
+    from tools.bench.pipeline import PLOT, bench_pipeline, cameras_option, summary
 
     report = bench_pipeline(max_cameras=args.cameras, warmup_s=args.warmup, duration_s=args.duration,
-                            baseline=not args.no_baseline, plot=args.plot or PLOT, processes=args.processes)
+                            baseline=not args.no_baseline, plot=args.plot or PLOT, processes=args.processes,
+                            clip=cameras_option(args), end_to_end=args.end_to_end, start=args.start)
     print(json.dumps(report, indent=2) if args.json else summary(report))
     return 0
+
+
+def cmd_bench_soak(args: argparse.Namespace) -> int:
+    from tools.bench.soak import run_from_args
+
+    return run_from_args(args)
 
 
 def cmd_bench_queries(args: argparse.Namespace) -> int:

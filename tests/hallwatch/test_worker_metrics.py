@@ -23,7 +23,7 @@ from pipeline.loop import Pipeline
 from storage.samples import sync_site
 from storage.writer import SampleWriter
 from tests.fix_sites import free_port
-from tools.bench.pipeline import bench_site
+from tools.bench.trial import bench_site
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout_s: float = 60.0) -> None:

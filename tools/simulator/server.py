@@ -1,7 +1,9 @@
-"""Serve every camera of a site file as a real H.264 RTSP stream (GStreamer's RTSP server).
+"""Serve every camera of a site file as a real RTSP stream (GStreamer's RTSP server): H.264, or H.265
+for a camera whose `simulate_codec` is h265 (or named in `codecs`), and the camera's 640x360 H.264
+sub-stream at its `detect_url` when that is an address of this machine too.
 
 One RTSP server per distinct host:port of the camera URLs, one shared media factory per camera
-mounted at the URL's path (all clients of a camera share one encoder), basic auth when the URL
+stream mounted at the URL's path (all clients of a stream share one encoder), basic auth when the URL
 carries user:password. A feeder thread per camera runs the simulator clock: it renders a frame
 only when the script's truth changes, writes the ground-truth line at that moment, and pushes the
 cached frame at the target rate into the camera's pipeline when a client has one running. The
@@ -16,7 +18,7 @@ import socket
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,12 +47,26 @@ logger = logging.getLogger(__name__)
 PIPELINE = (
     "( appsrc name=src is-live=true format=time do-timestamp=true block=false "
     "max-buffers={queue} leaky-type=downstream caps={caps} "
-    "! videoconvert "
-    "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} bitrate=1500 "
+    "! videoconvert{scale} "
+    "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate={kbps} "
     "sliced-threads=false threads=1 "
     "! video/x-h264,profile=constrained-baseline "
     "! rtph264pay name=pay0 pt=96 config-interval=-1 )"
 )
+# x265 with one frame thread and no pool: one camera is one encoder, and the rest of the machine is
+# for what is being tested. The parameter sets go with every keyframe, as with H.264.
+PIPELINE_H265 = (
+    "( appsrc name=src is-live=true format=time do-timestamp=true block=false "
+    "max-buffers={queue} leaky-type=downstream caps={caps} "
+    "! videoconvert{scale} "
+    "! x265enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate={kbps} "
+    "option-string=pools=1:frame-threads=1:repeat-headers=1:open-gop=0:scenecut=0 "
+    "! video/x-h265,profile=main ! h265parse "
+    "! rtph265pay name=pay0 pt=96 config-interval=-1 )"
+)
+CODECS = ("h264", "h265")
+SUBSTREAM_SIZE = (640, 360)
+_KBPS = {"h264": 1500, "h265": 1000, "sub": 400}
 _FRAME_CACHE = 4  # rendered frames kept per camera (current, next, a few recent)
 _STOP_POLL_MS = 100
 _DRAIN_S = 2.0  # at most this long to let clients and pipelines wind down on stop
@@ -68,13 +84,15 @@ class Endpoint:
     password: str | None
 
 
-def camera_endpoint(camera: CameraConfig) -> Endpoint:
-    parts = urlsplit(camera.url)
+def camera_endpoint(camera: CameraConfig, url: str | None = None) -> Endpoint:
+    """Where the camera's stream at `url` (default: its main stream) is served."""
+    url = url or camera.url
+    parts = urlsplit(url)
     host = parts.hostname or "127.0.0.1"
     try:
         port = parts.port or 554
     except ValueError:
-        raise SimulatorError(f"camera {camera.id}: bad port in {redact_url(camera.url)}") from None
+        raise SimulatorError(f"camera {camera.id}: bad port in {redact_url(url)}") from None
     try:
         address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]
     except socket.gaierror as exc:
@@ -261,19 +279,29 @@ def run_simulator(
     ready: Callable[[], None] | None = None,
     stop: threading.Event | None = None,
     story: StoryFile | None = None,
+    gop_s: float = 1.0,
+    codecs: Mapping[str, str] | None = None,
 ) -> None:
     """Serve every local camera of the site until `stop` is set or SIGINT/SIGTERM arrives.
 
     Blocks; runs the GLib main loop in the calling thread. `ready` is called once every server
-    listens and every camera's first truth line is written.
+    listens and every camera's first truth line is written. A keyframe every `gop_s` seconds; a
+    camera's main stream in the codec `codecs` names for "hall/camera", else its `simulate_codec`,
+    else H.264.
     """
     if not 1 <= fps <= 60:
         raise SimulatorError(f"fps must be 1..60, not {fps}")
+    if not 0.1 <= gop_s <= 10:
+        raise SimulatorError(f"a keyframe every 0.1-10 s, not {gop_s}")
+    for name, codec in (codecs or {}).items():
+        if codec not in CODECS:
+            raise SimulatorError(f"{name}: codec must be one of {', '.join(CODECS)}, not {codec}")
     Gst.init(None)
     stop = stop if stop is not None else threading.Event()
     script = Script(site, seed, frame_size=(width, height), story=story)
     feeds_stop = threading.Event()
-    servers = _plan_servers(site, script, Path(truth_dir), seed, width, height, fps, feeds_stop)
+    servers = _plan_servers(site, script, Path(truth_dir), seed, (width, height), fps, feeds_stop,
+                            gop=max(1, round(gop_s * fps)), codecs=dict(codecs or {}))
     writers = [feed.writer for server in servers.values() for feed in server.feeds]
     context = GLib.MainContext.new()
     context.push_thread_default()
@@ -324,13 +352,20 @@ def _plan_servers(
     script: Script,
     truth_dir: Path,
     seed: int,
-    width: int,
-    height: int,
+    size: tuple[int, int],
     fps: int,
     feeds_stop: threading.Event,
+    *,
+    gop: int,
+    codecs: dict[str, str],
 ) -> dict[tuple[str, int], _Server]:
     servers: dict[tuple[str, int], _Server] = {}
     paths: dict[tuple[str, int, str], str] = {}
+    main_paths = set()
+    for _, camera in site.cameras():
+        endpoint = camera_endpoint(camera)
+        main_paths.add((endpoint.address, endpoint.port, endpoint.path))
+    width, height = size
     for hall, camera in site.cameras():
         endpoint = camera_endpoint(camera)
         if not is_local_address(endpoint.address):
@@ -341,30 +376,56 @@ def _plan_servers(
                 redact_url(camera.url),
             )
             continue
-        key = (endpoint.address, endpoint.port, endpoint.path)
-        if key in paths:
-            raise SimulatorError(f"{hall.id}/{camera.id} and {paths[key]} both want {redact_url(camera.url)}")
-        paths[key] = f"{hall.id}/{camera.id}"
-        server = servers.get((endpoint.address, endpoint.port))
-        if server is None:
-            rtsp = GstRtspServer.RTSPServer()
-            rtsp.set_address(endpoint.address)
-            rtsp.set_service(str(endpoint.port))
-            server = _Server(address=endpoint.address, port=endpoint.port, server=rtsp)
-            servers[(endpoint.address, endpoint.port)] = server
+        name = f"{hall.id}/{camera.id}"
+        codec = codecs.get(name) or getattr(camera, "simulate_codec", None) or "h264"
+        if codec not in CODECS:
+            raise SimulatorError(f"{name}: codec must be one of {', '.join(CODECS)}, not {codec}")
+        _claim(paths, endpoint, name, camera.url)
+        server = _server_for(servers, endpoint)
         renderer = SceneRenderer(camera, width=width, height=height, seed=seed)
         writer = TruthWriter(truth_dir, hall.id, camera.id)
         feed = CameraFeed(hall, camera, script, renderer, writer, fps, feeds_stop)
         server.feeds.append(feed)
-        server.mounts.append((_mount(server, feed, endpoint, fps), endpoint))
-        logger.info("%s/%s: serving %s", hall.id, camera.id, redact_url(camera.url))
+        pipeline = PIPELINE_H265 if codec == "h265" else PIPELINE
+        server.mounts.append((_mount(server, feed, endpoint, pipeline.format(
+            caps=feed.caps(), gop=gop, queue=2 * fps, scale="", kbps=_KBPS[codec])), endpoint))
+        logger.info("%s: serving %s (%s)", name, redact_url(camera.url), codec)
+        sub = camera_endpoint(camera, camera.detect_url) if camera.detect_url else None
+        if sub is not None and is_local_address(sub.address):
+            key = (sub.address, sub.port, sub.path)
+            if key in main_paths:  # another camera's main stream: served as that
+                continue
+            _claim(paths, sub, name, camera.detect_url or "")
+            sub_server = _server_for(servers, sub)
+            scale = " ! videoscale ! video/x-raw,width={},height={}".format(*SUBSTREAM_SIZE)
+            sub_server.mounts.append((_mount(sub_server, feed, sub, PIPELINE.format(
+                caps=feed.caps(), gop=gop, queue=2 * fps, scale=scale, kbps=_KBPS["sub"])), sub))
+            logger.info("%s: serving its sub-stream at %s", name, redact_url(camera.detect_url or ""))
     _set_auth(servers)
     return servers
 
 
-def _mount(server: _Server, feed: CameraFeed, endpoint: Endpoint, fps: int) -> Any:
+def _claim(paths: dict[tuple[str, int, str], str], endpoint: Endpoint, name: str, url: str) -> None:
+    key = (endpoint.address, endpoint.port, endpoint.path)
+    if key in paths:
+        raise SimulatorError(f"{name} and {paths[key]} both want {redact_url(url)}")
+    paths[key] = name
+
+
+def _server_for(servers: dict[tuple[str, int], _Server], endpoint: Endpoint) -> _Server:
+    server = servers.get((endpoint.address, endpoint.port))
+    if server is None:
+        rtsp = GstRtspServer.RTSPServer()
+        rtsp.set_address(endpoint.address)
+        rtsp.set_service(str(endpoint.port))
+        server = _Server(address=endpoint.address, port=endpoint.port, server=rtsp)
+        servers[(endpoint.address, endpoint.port)] = server
+    return server
+
+
+def _mount(server: _Server, feed: CameraFeed, endpoint: Endpoint, launch: str) -> Any:
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(PIPELINE.format(caps=feed.caps(), fps=fps, queue=2 * fps))
+    factory.set_launch(launch)
     factory.set_shared(True)
     factory.set_eos_shutdown(False)
 

@@ -1,0 +1,87 @@
+"""`hallwatch bench pipeline --end-to-end` and `hallwatch bench soak`: the accounting as pure functions,
+the camera choices, and a small real end-to-end run (a camera of the clip server, `hallwatch worker`s on
+an embedded PostgreSQL, rows counted in it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.errors import HallwatchError
+from tests.fix_sites import REPO
+from tools.bench.pipeline import Cameras
+from tools.bench.soak import DISRUPTION_S, Series, missing_in_gaps
+from tools.bench.trial import bench_site
+
+
+def test_missing_analyses_are_counted_in_gaps_and_given_to_the_event_before() -> None:
+    start, end = 1000.0, 1200.0
+    steady = [start + 0.3 + i for i in range(200)]
+    assert missing_in_gaps(steady, start, end, [], 1.0) == {}
+    # 10 s without rows right after a kill at 1050, and 5 s much later: 9 and 4 analyses missing.
+    times = [t for t in steady if not 1050 <= t < 1060 and not 1150 <= t < 1155]
+    found = missing_in_gaps(times, start, end, [("database kill -9", 1050.0)], 1.0)
+    assert 1150 > 1050 + DISRUPTION_S
+    assert found == {"after database kill -9": 10, "elsewhere": 5}
+    # Nothing at all: every interval but one is missing, and none is an event's.
+    assert missing_in_gaps([], start, end, [], 1.0) == {"elsewhere": 199}
+
+
+def test_series_report_first_last_max_and_the_slope_of_the_last_run() -> None:
+    series = Series("worker 0")
+    for i in range(10):  # 1 MB per 10 s: 360 MB an hour; then a restart, flat
+        series.add(10.0 * i, 111, (100 + i) * 2**20, 20, 5)
+    for i in range(10, 20):
+        series.add(10.0 * i, 222, 80 * 2**20, 20 + (i % 2), 5)
+    report = series.report()
+    assert report["incarnations"] == 2 and report["samples"] == 20
+    assert report["rss_mb"]["first"] == 100 and report["rss_mb"]["max"] == 109 and report["rss_mb"]["last"] == 80
+    assert report["rss_mb"]["slope_per_h"] == 0
+    assert report["threads"]["slope_per_h"] == 0 and report["fds"]["max"] == 21
+    growing = Series("camera server")
+    for i in range(10):
+        growing.add(10.0 * i, 1, (100 + i) * 2**20, 20, 5)
+    assert growing.report()["rss_mb"]["slope_per_h"] == pytest.approx(360, abs=0.01)
+
+
+def test_camera_choices_are_checked_and_described() -> None:
+    assert Cameras().profile == "realistic" and "25 fps" in Cameras().describe()
+    assert "H.265" in Cameras(codec="h265").describe()
+    assert "sub-stream" in Cameras(substream=True).describe()
+    assert Cameras(profile="simple").server_args() == []
+    assert Cameras(substream=True).server_args()[-1] == "--substream"
+    for bad in ({"profile": "busy"}, {"profile": "simple", "substream": True}, {"profile": "simple", "codec": "h265"}):
+        with pytest.raises(HallwatchError):
+            Cameras(**bad)  # type: ignore[arg-type]
+
+
+def test_the_bench_site_reads_the_substream_when_asked() -> None:
+    plain = bench_site(2, 8554)
+    sub = bench_site(2, 8554, substream=True, threads=1)
+    assert [c.analysis_url for _, c in plain.cameras()] == ["rtsp://127.0.0.1:8554/cam0", "rtsp://127.0.0.1:8554/cam1"]
+    assert [c.analysis_url for _, c in sub.cameras()] == ["rtsp://127.0.0.1:8554/cam0/sub",
+                                                          "rtsp://127.0.0.1:8554/cam1/sub"]
+    assert sub.detector.threads == 1
+
+
+@pytest.mark.slow
+def test_end_to_end_counts_rows_stored_by_workers(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "hallwatch", "bench", "pipeline", "--end-to-end", "--profile", "simple",
+         "--cameras", "2", "--start", "2", "--warmup", "8", "--duration", "8", "--no-baseline",
+         "--plot", str(tmp_path / "bench.png"), "--json"],
+        capture_output=True, text=True, cwd=REPO, timeout=900, env={**os.environ},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report["mode"] == "end_to_end" and report["settings"]["end_to_end"] is True
+    first = report["trials"][0]
+    assert first["kind"] == "e2e" and first["cameras"] == 2 and first["processes"] == min(2, os.cpu_count() or 1)
+    assert first["rows"] > 0, "analysed instants were counted from the database"
+    assert first["p95_latency_s"] is not None and first["p95_latency_s"] > 0
+    assert first["cpu_cores"] > 0 and first["db_cpu_cores"] >= 0
