@@ -1,6 +1,6 @@
 """Serve every camera of a site file as a real RTSP stream (GStreamer's RTSP server): H.264, or H.265
-for a camera whose `simulate_codec` is h265 (or named in `codecs`), and the camera's 640x360 H.264
-sub-stream at its `detect_url` when that is an address of this machine too.
+for a camera `codecs` names so, and the camera's 640x360 H.264 sub-stream at its `detect_url` when
+that is an address of this machine too.
 
 One RTSP server per distinct host:port of the camera URLs, one shared media factory per camera
 stream mounted at the URL's path (all clients of a stream share one encoder), basic auth when the URL
@@ -286,8 +286,7 @@ def run_simulator(
 
     Blocks; runs the GLib main loop in the calling thread. `ready` is called once every server
     listens and every camera's first truth line is written. A keyframe every `gop_s` seconds; a
-    camera's main stream in the codec `codecs` names for "hall/camera", else its `simulate_codec`,
-    else H.264.
+    camera's main stream in the codec `codecs` names for "hall/camera", else H.264.
     """
     if not 1 <= fps <= 60:
         raise SimulatorError(f"fps must be 1..60, not {fps}")
@@ -377,7 +376,7 @@ def _plan_servers(
             )
             continue
         name = f"{hall.id}/{camera.id}"
-        codec = codecs.get(name) or getattr(camera, "simulate_codec", None) or "h264"
+        codec = codecs.get(name, "h264")
         if codec not in CODECS:
             raise SimulatorError(f"{name}: codec must be one of {', '.join(CODECS)}, not {codec}")
         _claim(paths, endpoint, name, camera.url)
