@@ -25,7 +25,9 @@ COMPLAINT_WRITERS = frozenset({Role.admin, Role.complaints_officer})
 INSPECTORS = frozenset({Role.admin, Role.inspector})
 PUBLISHERS = frozenset({Role.admin, Role.inspector, Role.manager})
 PUBLIC = None
-MODULES = ("monitor.routes.auth", "monitor.routes.complaints", "monitor.routes.inspections", "monitor.routes.status")
+WATCHERS = frozenset({Role.admin, Role.center_operator, Role.manager})
+MODULES = ("monitor.routes.auth", "monitor.routes.complaints", "monitor.routes.inspections", "monitor.routes.status",
+           "monitor.routes.center")
 
 POLICY: dict[str, frozenset[Role] | None] = {
     "login_page": PUBLIC, "login_submit": PUBLIC, "issue_token": PUBLIC, "read_health": PUBLIC,
@@ -47,6 +49,7 @@ POLICY: dict[str, frozenset[Role] | None] = {
     "new_inspection_submit": INSPECTORS, "visit_submit": INSPECTORS, "finding_submit": INSPECTORS,
     "snapshot_submit": INSPECTORS, "photo_submit": INSPECTORS,
     "change_inspection_status": PUBLISHERS, "status_submit": PUBLISHERS,
+    "center_page": WATCHERS,
 }
 # Routes that show one record of a hall: out of scope they answer 404.
 DETAIL = {"read_complaint", "complaint_page", "read_inspection", "inspection_page", "read_evidence_api"}
