@@ -98,8 +98,9 @@ def choose_language(request: Request, conn: DbConn, locale: Annotated[str, Form(
         if not hmac.compare_digest(csrf_token.encode(), session.csrf_token.encode()):
             raise HTTPException(status_code=403, detail="CSRF token missing or wrong")
         set_locale(conn, user=session.user, locale=locale)
-    back = request.headers.get("referer", "/")
-    path = urlsplit(back).path or "/"
+    back = urlsplit(request.headers.get("referer", "/"))
+    # Back to the same page with its query: a wall display's settings live in it (/center?rotate=60).
+    path = (back.path or "/") + (f"?{back.query}" if back.query else "")
     response = RedirectResponse(_safe_next(path), status_code=303)
     response.set_cookie(LANG_COOKIE, locale, max_age=365 * 86400, httponly=True, samesite="lax", path="/")
     return response

@@ -157,8 +157,8 @@ def test_site_default_user_choice_and_cookie(pool) -> None:  # type: ignore[no-u
 
     # The user chooses English: remembered in the database, so it holds in a new session.
     chosen = client.post("/language", data={"locale": "en", "csrf_token": meta_csrf(status.text)},
-                         headers={"referer": "http://testserver/alerts"}, follow_redirects=False)
-    assert chosen.status_code == 303 and chosen.headers["location"] == "/alerts"
+                         headers={"referer": "http://testserver/center?rotate=60&tiles=2"}, follow_redirects=False)
+    assert chosen.status_code == 303 and chosen.headers["location"] == "/center?rotate=60&tiles=2"
     again = browser_login(chinese, "lin")
     assert "Log out" in again.get("/").text
 
