@@ -19,6 +19,8 @@ from tests.fix_auth import browser_login
 from tests.fix_records import HALL, traces
 
 STREAMS = re.compile(r"/mjpeg$")  # never ends by itself: the live tests cover it
+# Routes whose default answer (PDF, Excel) cannot be searched: asked for their JSON form too.
+ALSO_AS_JSON = {"/api/v1/reports/monthly": "?format=json", "/reports/monthly": "?format=json"}
 COUNTED = re.compile(r"inspection|finding|case", re.IGNORECASE)
 
 
@@ -64,8 +66,9 @@ def test_no_route_betrays_a_covert_visit_to_its_hall(app, covert: dict[str, Any]
     betraying = [t for t in traces(covert) if t != "secret_shopper"]
     routes = get_routes()
     assert len(routes) > 50, routes  # the probe really walks the app
-    for path in routes:
-        url = fill(path, ids)
+    assert set(ALSO_AS_JSON) <= set(routes), "a route the probe asks as JSON is gone"
+    urls = [fill(p, ids) for p in routes] + [fill(p, ids) + q for p, q in ALSO_AS_JSON.items() if p in routes]
+    for path, url in zip(routes + [p for p in ALSO_AS_JSON if p in routes], urls, strict=True):
         response = client.get(url)
         camera_down = "/live/" in path and response.status_code in (502, 503)  # no camera runs in this test
         assert response.status_code < 500 or camera_down, (role, url, response.status_code)

@@ -27,7 +27,7 @@ PUBLISHERS = frozenset({Role.admin, Role.inspector, Role.manager})
 PUBLIC = None
 WATCHERS = frozenset({Role.admin, Role.center_operator, Role.manager})
 MODULES = ("monitor.routes.auth", "monitor.routes.complaints", "monitor.routes.inspections", "monitor.routes.status",
-           "monitor.routes.center")
+           "monitor.routes.center", "monitor.routes.reports")
 
 POLICY: dict[str, frozenset[Role] | None] = {
     "login_page": PUBLIC, "login_submit": PUBLIC, "issue_token": PUBLIC, "read_health": PUBLIC,
@@ -50,6 +50,7 @@ POLICY: dict[str, frozenset[Role] | None] = {
     "snapshot_submit": INSPECTORS, "photo_submit": INSPECTORS,
     "change_inspection_status": PUBLISHERS, "status_submit": PUBLISHERS,
     "center_page": WATCHERS,
+    "read_monthly_report": ALL, "download_report": ALL, "reports_page": ALL,  # each inside the reader's scope
 }
 # Routes that show one record of a hall: out of scope they answer 404.
 DETAIL = {"read_complaint", "complaint_page", "read_inspection", "inspection_page", "read_evidence_api"}
