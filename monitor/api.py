@@ -5,7 +5,14 @@ Errors: storage raises `RecordError` (or a subclass) and a route lets it propaga
 with `http_error(exc)`: NotFound 404, OutOfScope and StepForbidden 403, WorkflowError 409, any other 422 (in
 FastAPI's shape `[{"loc": ["body", field], ...}]` when the error names its field). Where storage cannot name
 the field, the route catches the error and raises `http_error(exc, field=...)`. Bad request values that
-FastAPI cannot check are `unprocessable(field, message)`."""
+FastAPI cannot check are `unprocessable(field, message)`.
+
+The text of a domain error is a catalogue template with parameters (`core.errors.Refusal`): `str(exc)` is the
+English (logs, the CLI); the reader sees `error_text(exc, locale)`, in the JSON's `detail` (or `msg`) and on
+pages. The app's handler translates the errors routes let through, and those a route turned into an
+`HTTPException` while handling them (`localized`); a form that shows an error itself uses
+`form_message(exc, request)` or `reader_text(exc, request)`. Status, `loc` and `type` do not depend on the
+language."""
 
 from __future__ import annotations
 
@@ -13,17 +20,22 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import psycopg
-from fastapi import Depends, HTTPException, Query
+from fastapi import Depends, HTTPException, Query, Request
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, ValidationError
 
 from analytics.kpi import LeagueRow, Level
 from core.config import HallConfig, SiteConfig, ZoneKind
-from core.errors import HallwatchError, StreamError
+from core.errors import HallwatchError, Listed, Refusal, StreamError
 from monitor.deps import require_roles
-from storage.auth.model import User
+from monitor.i18n import DEFAULT_LOCALE, locale_of, translations
+from monitor.labels import label_text
+from storage.auth.model import Role, User
+from storage.records.alerts import AlertKind, AlertState
 from storage.records.cases import CaseStatus, SourceKind
 from storage.records.common import NotFound, OutOfScope, RecordError, StepForbidden, WorkflowError, check_filter_scope
+from storage.records.complaints import ComplaintStatus
 from storage.records.evidence import EvidenceCorrupt
+from storage.records.inspections import InspectionKind, InspectionStatus
 from storage.records.officers import PhotoCorrupt
 from storage.records.rosters import ROSTER_WRITERS
 from storage.records.scorecards import Month, Scorecards, Unstaffed, monthly_scorecards
@@ -63,14 +75,65 @@ def status_of(exc: HallwatchError) -> int:
     return next((code for kind, code in STATUS if isinstance(exc, kind)), 500)
 
 
-def http_error(exc: HallwatchError, *, field: str | None = None) -> HTTPException:
-    """The HTTP answer to a domain error (see STATUS). A 422 about a field (`field`, or the one the error
-    names) has FastAPI's shape `[{"loc": ["body", field], "msg": ..., "type": "value_error"}]`."""
+# The label group (monitor/labels.py) of each kind of value a refusal names, so that a reader sees the value's
+# name in their language ("已受理", not "received").
+LABEL_GROUPS: dict[type, str] = {
+    ComplaintStatus: "complaint_status", CaseStatus: "case_status", SourceKind: "case_source",
+    InspectionStatus: "inspection_status", InspectionKind: "inspection_kind", Role: "role",
+    AlertKind: "alert_kind", AlertState: "alert_state",
+}
+
+
+def error_text(exc: BaseException, locale: str | None) -> str:
+    """The message of `exc` for a reader of `locale`: a `Refusal`'s template from the catalogue with its
+    parameters filled in, each value with a label shown by its label (several joined as the language joins
+    them), ids as they are. In English, or for any other error, `str(exc)`: the same text as the logs."""
+    if not isinstance(exc, Refusal) or locale is None or locale == DEFAULT_LOCALE:
+        return str(exc)
+    gettext = translations(locale).gettext
+
+    def shown(value: object) -> object:
+        if isinstance(value, Listed):
+            return ("、" if locale == "zh_CN" else ", ").join(str(shown(v)) for v in value)
+        group = LABEL_GROUPS.get(type(value))
+        return gettext(label_text(value, group)) if group is not None else value
+
+    template = gettext(exc.template)
+    if not exc.params:
+        return template
+    try:
+        return template % {name: shown(value) for name, value in exc.params.items()}
+    except (KeyError, ValueError, TypeError):  # a translation that does not fit its parameters: the English
+        return str(exc)
+
+
+def http_error(exc: HallwatchError, *, field: str | None = None, locale: str | None = None) -> HTTPException:
+    """The HTTP answer to a domain error (see STATUS), its text in `locale` (`error_text`; English without
+    one). A 422 about a field (`field`, or the one the error names) has FastAPI's shape
+    `[{"loc": ["body", field], "msg": ..., "type": "value_error"}]`."""
     status = status_of(exc)
     field = field or getattr(exc, "field", None)
+    message = error_text(exc, locale)
     if status == 422 and field is not None:
-        return unprocessable(field, str(exc))
-    return HTTPException(status_code=status, detail=str(exc))
+        return unprocessable(field, message)
+    return HTTPException(status_code=status, detail=message)
+
+
+def localized(exc: HTTPException, locale: str) -> HTTPException:
+    """`exc` in the reader's language when a route made it from a domain error it caught (`http_error(error)`
+    or `HTTPException(..., detail=str(error))` inside `except`): the text that is the error's English is
+    replaced by `error_text(error, locale)`; status, `loc` and `type` stay. Anything else is `exc` as it is."""
+    error = exc.__context__
+    if not isinstance(error, Refusal) or locale == DEFAULT_LOCALE:
+        return exc
+    english, text = str(error), error_text(error, locale)
+    if exc.detail == english:
+        detail: Any = text
+    elif isinstance(exc.detail, list):
+        detail = [{**d, "msg": text} if isinstance(d, dict) and d.get("msg") == english else d for d in exc.detail]
+    else:
+        return exc
+    return HTTPException(status_code=exc.status_code, detail=detail, headers=exc.headers)
 
 
 def unprocessable(field: str, message: str, where: str = "body") -> HTTPException:
@@ -78,18 +141,25 @@ def unprocessable(field: str, message: str, where: str = "body") -> HTTPExceptio
     return HTTPException(status_code=422, detail=[{"loc": [where, field], "msg": message, "type": "value_error"}])
 
 
-def form_message(exc: Exception) -> str:
-    """One line for a form: a pydantic error names its field's path, a record or 422 error its field."""
+def form_message(exc: Exception, request: Request | None = None) -> str:
+    """One line for a form: a pydantic error names its field's path, a record or 422 error its field. With the
+    `request`, a domain error's text is in the reader's language (`error_text`)."""
     if isinstance(exc, ValidationError):
         return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-    if isinstance(exc, RecordError) and exc.field is not None:
-        return f"{exc.field}: {exc}"
+    if isinstance(exc, Refusal):
+        text = error_text(exc, locale_of(request) if request is not None else None)
+        return f"{exc.field}: {text}" if exc.field is not None else text
     if isinstance(exc, HTTPException):
         detail = exc.detail
         if isinstance(detail, list):
             return "; ".join(f"{d['loc'][-1]}: {d['msg']}" for d in detail)
         return str(detail)
     return str(exc)
+
+
+def reader_text(exc: Exception, request: Request) -> str:
+    """The message of `exc` (no field named) in the language of `request`'s reader, for a form's error line."""
+    return error_text(exc, locale_of(request))
 
 
 # ---- response models -------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import logging
 import pkgutil
 from importlib import resources
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -19,8 +19,9 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import monitor.routes
 from core.config import SiteConfig
-from monitor.api import http_error
+from monitor.api import http_error, localized
 from monitor.deps import CurrentUser, NavItem, is_api, templates
+from monitor.i18n import locale_of
 from monitor.security import BodyLimit, SecurityHeaders
 from storage.records.common import RecordError
 
@@ -67,7 +68,9 @@ def create_app(site: SiteConfig, pool: ConnectionPool) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def page_errors(request: Request, exc: StarletteHTTPException) -> Response:
-        # Pages get a page; the API (and redirects) keep FastAPI's JSON `{"detail": ...}`.
+        # Pages get a page; the API (and redirects) keep FastAPI's JSON `{"detail": ...}`. A route's answer to a
+        # domain error it caught is in the reader's language.
+        exc = localized(exc, locale_of(request)) if isinstance(exc, HTTPException) else exc
         if is_api(request) or exc.status_code < 400 or "text/html" not in request.headers.get("accept", ""):
             return await http_exception_handler(request, exc)
         return templates.TemplateResponse(request, "error.html", {"status": exc.status_code, "detail": exc.detail},
@@ -75,8 +78,9 @@ def create_app(site: SiteConfig, pool: ConnectionPool) -> FastAPI:
 
     @app.exception_handler(RecordError)
     async def record_errors(request: Request, exc: RecordError) -> Response:
-        # A domain error a route let through answers as `monitor.api.http_error` says, as a page or as JSON.
-        return await page_errors(request, http_error(exc))
+        # A domain error a route let through answers as `monitor.api.http_error` says, as a page or as JSON,
+        # its text in the reader's language (the English stays in `str(exc)` for logs).
+        return await page_errors(request, http_error(exc, locale=locale_of(request)))
 
     return app
 

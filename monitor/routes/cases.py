@@ -13,7 +13,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from monitor.api import CasePublic, Limit, Offset, Page, case_source_url, status_of
+from monitor.api import CasePublic, Limit, Offset, Page, case_source_url, reader_text, status_of
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
 from monitor.i18n import N_
 from storage.auth.model import User
@@ -144,7 +144,7 @@ def create_case_form(request: Request, conn: DbConn, user: Creator, site: SiteDe
     except ValidationError as exc:
         return _form(request, values, "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors()))
     except RecordError as exc:  # the form again, with the status the API would answer (404 unseen source, 409 ...)
-        return _form(request, values, str(exc), status_of(exc))
+        return _form(request, values, reader_text(exc, request), status_of(exc))
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
 
 

@@ -10,7 +10,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
-from monitor.api import Limit, Offset, Page, StepPublic, halls_for, http_error, unprocessable
+from monitor.api import Limit, Offset, Page, StepPublic, halls_for, http_error, reader_text, unprocessable
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
 from monitor.i18n import N_
 from storage.auth.audit import audit
@@ -190,7 +190,7 @@ def new_complaint_submit(request: Request, conn: DbConn, user: Writer, site: Sit
     except ValidationError as exc:
         return _form(request, user, site, values, "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors()))
     except RecordError as exc:
-        return _form(request, user, site, values, str(exc))
+        return _form(request, user, site, values, reader_text(exc, request))
     return RedirectResponse(f"/complaints/{complaint_id}", status_code=303)
 
 

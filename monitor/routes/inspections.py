@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from core.errors import StreamError
-from monitor.api import Limit, Offset, Page, halls_for, http_error
+from monitor.api import Limit, Offset, Page, halls_for, http_error, reader_text
 from monitor.deps import CurrentUser, DbConn, NavItem, SiteDep, require_roles, templates
 from monitor.i18n import N_
 from storage.auth.model import Role, User
@@ -343,7 +343,7 @@ def new_inspection_submit(request: Request, conn: DbConn, user: Inspector, site:
         return _plan_form(request, conn, user, site, values,
                           "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors()))
     except RecordError as exc:
-        return _plan_form(request, conn, user, site, values, str(exc))
+        return _plan_form(request, conn, user, site, values, reader_text(exc, request))
     return RedirectResponse(f"/inspections/{inspection_id}", status_code=303)
 
 

@@ -160,7 +160,7 @@ def create_officer_form(request: Request, conn: DbConn, site: SiteDep, user: Ros
         if isinstance(exc, RecordError) and status_of(exc) != 422:
             raise
         return templates.TemplateResponse(request, "officers_form.html", {
-            "halls": halls_for(site, user), "form": form, "error": form_message(exc)}, status_code=422)
+            "halls": halls_for(site, user), "form": form, "error": form_message(exc, request)}, status_code=422)
     return RedirectResponse(f"/officers/{officer_id}", status_code=303)
 
 
@@ -188,7 +188,7 @@ def update_officer_form(request: Request, conn: DbConn, site: SiteDep, user: Ros
     try:
         _update(conn, user, officer_id, OfficerUpdate(name=name, active=active))
     except ValueError as exc:
-        return _officer_page(request, conn, site, user, officer_id, error=form_message(exc))
+        return _officer_page(request, conn, site, user, officer_id, error=form_message(exc, request))
     return RedirectResponse(f"/officers/{officer_id}", status_code=303)
 
 
@@ -200,5 +200,5 @@ async def upload_photo_form(request: Request, conn: DbConn, site: SiteDep, user:
     except RecordError as exc:
         if status_of(exc) != 422:
             raise
-        return _officer_page(request, conn, site, user, officer_id, error=form_message(exc))
+        return _officer_page(request, conn, site, user, officer_id, error=form_message(exc, request))
     return RedirectResponse(f"/officers/{officer_id}", status_code=303)

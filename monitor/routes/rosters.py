@@ -343,7 +343,7 @@ def create_shift_form(request: Request, conn: DbConn, site: SiteDep, user: Roste
             raise
         conn.rollback()  # none of the days is added when one fails
         return _roster_page(request, conn, site, user, hall_id if _safe_id(hall_id) else None,
-                           date.fromisoformat(week) if _is_date(week) else None, error=form_message(exc))
+                           date.fromisoformat(week) if _is_date(week) else None, error=form_message(exc, request))
     return RedirectResponse(back, status_code=303)
 
 
@@ -366,7 +366,8 @@ async def roster_import_form(request: Request, conn: DbConn, user: RosterWriter,
     try:
         report = _import(conn, user, await file.read(CSV_MAX_BYTES + 1), file.filename or "upload.csv")
     except HTTPException as exc:
-        return templates.TemplateResponse(request, "rosters_import.html", {"report": None, "error": form_message(exc)},
+        return templates.TemplateResponse(request, "rosters_import.html",
+                                          {"report": None, "error": form_message(exc, request)},
                                           status_code=exc.status_code)
     return templates.TemplateResponse(request, "rosters_import.html", {"report": report})
 
@@ -411,7 +412,7 @@ def create_absence_form(request: Request, conn: DbConn, site: SiteDep, user: Abs
         if isinstance(exc, RecordError) and status_of(exc) != 422:
             raise
         return _absences_page(request, conn, site, user, hall_id if _safe_id(hall_id) else None, 0,
-                              error=form_message(exc), form=form)
+                              error=form_message(exc, request), form=form)
     return RedirectResponse(f"/absences?hall_id={hall_id}", status_code=303)
 
 

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
+from core.errors import BadValue
+from core.i18n import N_
+
 ScopeKind = Literal["province", "city", "hall"]
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -26,7 +29,7 @@ class Role(StrEnum):
 ROLES_SEEING_FACES: frozenset[Role] = frozenset({Role.admin, Role.center_operator, Role.inspector})
 
 
-class ScopeError(ValueError):
+class ScopeError(BadValue):
     """A scope path that is not `province`, `city/<id>` or `hall/<id>`."""
 
 
@@ -43,7 +46,7 @@ class Scope:
             return cls("province")
         kind, sep, ident = text.partition("/")
         if not sep or kind not in ("city", "hall") or not _ID.match(ident):
-            raise ScopeError(f"scope {path!r}: use province, city/<city_id> or hall/<hall_id>")
+            raise ScopeError(N_("scope '%(scope)s': use province, city/<city_id> or hall/<hall_id>"), scope=path)
         return cls(kind, ident)  # type: ignore[arg-type]
 
     @property

@@ -5,19 +5,22 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from core.errors import BadValue
+from core.i18n import N_
+
 _HASHER = PasswordHasher()
 # Verified against when the name is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY = _HASHER.hash("not a password")
 MIN_LENGTH = 8
 
 
-class WeakPassword(ValueError):
+class WeakPassword(BadValue):
     """A password too short to accept."""
 
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_LENGTH:
-        raise WeakPassword(f"password must have at least {MIN_LENGTH} characters")
+        raise WeakPassword(N_("password must have at least %(n)s characters"), n=MIN_LENGTH)
     return _HASHER.hash(password)
 
 

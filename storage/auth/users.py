@@ -17,16 +17,17 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from core.errors import HallwatchError
+from core.errors import Refusal
+from core.i18n import N_
 from storage.auth.model import Role, Scope, User
-from storage.auth.passwords import hash_password
+from storage.auth.passwords import MIN_LENGTH, hash_password
 from storage.auth.scope import scope_covers_sql
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _COLUMNS = "id, name, role, scope, active, locale"
 
 
-class UserError(HallwatchError):
+class UserError(Refusal):
     """A user that cannot be created or changed as asked."""
 
 
@@ -48,7 +49,11 @@ def check_scope_exists(conn: psycopg.Connection, scope: Scope) -> None:
         return
     table = "city" if scope.kind == "city" else "hall"
     if conn.execute(f"SELECT 1 FROM {table} WHERE id = %s", (scope.id,)).fetchone() is None:
-        raise UserError(f"scope {scope.path}: no {table} {scope.id!r} in the database (run the site once first)")
+        if table == "city":
+            raise UserError(N_("scope %(scope)s: no city '%(city)s' in the database (run the site once first)"),
+                            scope=scope.path, city=scope.id)
+        raise UserError(N_("scope %(scope)s: no hall '%(hall)s' in the database (run the site once first)"),
+                        scope=scope.path, hall=scope.id)
 
 
 def administered_sql(by: User | None, scope_col: str = "scope") -> tuple[sql.Composable, dict[str, Any]]:
@@ -65,12 +70,12 @@ def _check_grant(conn: psycopg.Connection, by: User, scope: Scope) -> None:
     """`by` may give a user `scope`: `by` is an admin (the widest role, so any role is theirs to give) and
     `scope` lies inside their own."""
     if by.role is not Role.admin:
-        raise UserRefused(f"role {by.role.value} may not create users")
+        raise UserRefused(N_("role %(role)s may not create users"), role=by.role)
     inside, params = scope_covers_sql(by.scope, "wanted.scope")
     row = conn.execute(sql.SQL("SELECT {} FROM (SELECT %(wanted)s::text AS scope) wanted").format(inside),
                        {**params, "wanted": scope.path}).fetchone()
     if row is None or not row[0]:
-        raise UserRefused(f"scope {scope.path} is outside your scope {by.scope.path}")
+        raise UserRefused(N_("scope %(scope)s is outside your scope %(yours)s"), scope=scope.path, yours=by.scope.path)
 
 
 def create_user(conn: psycopg.Connection, *, name: str, role: Role, scope: Scope, password: str,
@@ -78,14 +83,13 @@ def create_user(conn: psycopg.Connection, *, name: str, role: Role, scope: Scope
     """A new user. `by`: the admin creating them, whose scope must cover `scope` (UserRefused otherwise);
     None only for the machine's operator (CLI, demo), who is not confined to a scope."""
     if not NAME.match(name):
-        raise UserError(f"user name {name!r}: use 1-64 letters, digits and . _ @ -")
+        raise UserError(N_("user name '%(user)s': use 1-64 letters, digits and . _ @ -"), user=name)
     check_scope_exists(conn, scope)
     if by is not None:
         _check_grant(conn, by, scope)
-    try:
-        password_hash = hash_password(password)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+    if len(password) < MIN_LENGTH:  # as hash_password checks, refused as a UserError
+        raise UserError(N_("password must have at least %(n)s characters"), n=MIN_LENGTH)
+    password_hash = hash_password(password)
     with conn.cursor(row_factory=dict_row) as cur:
         try:
             with conn.transaction():  # a savepoint: a duplicate name leaves the caller's transaction usable
@@ -95,7 +99,7 @@ def create_user(conn: psycopg.Connection, *, name: str, role: Role, scope: Scope
                     (name, role.value, scope.path, password_hash),
                 )
         except psycopg.errors.UniqueViolation:
-            raise UserError(f"user {name!r} exists already") from None
+            raise UserError(N_("user '%(user)s' exists already"), user=name) from None
         row = cur.fetchone()
     assert row is not None
     return user_from_row(row)
@@ -120,7 +124,7 @@ def administered_user(conn: psycopg.Connection, *, name: str, by: User | None) -
                     {**params, "name": name})
         row = cur.fetchone()
     if row is None:
-        raise UserNotFound(f"no user {name!r}")
+        raise UserNotFound(N_("no user '%(user)s'"), user=name)
     return user_from_row(row)
 
 
@@ -146,7 +150,7 @@ def set_active(conn: psycopg.Connection, *, name: str, active: bool, by: User | 
                             f" RETURNING {_COLUMNS}").format(inside), {**params, "active": active, "name": name})
         row = cur.fetchone()
     if row is None:
-        raise UserNotFound(f"no user {name!r}")
+        raise UserNotFound(N_("no user '%(user)s'"), user=name)
     if not active:
         conn.execute("DELETE FROM user_session WHERE user_id = %s", (row["id"],))
         conn.execute("UPDATE api_token SET revoked = true WHERE user_id = %s", (row["id"],))
@@ -169,7 +173,7 @@ def revoke_tokens(conn: psycopg.Connection, *, name: str, by: User | None,
     user = administered_user(conn, name=name, by=by)
     if token_id is not None and conn.execute("SELECT 1 FROM api_token WHERE id = %s AND user_id = %s",
                                              (token_id, user.id)).fetchone() is None:
-        raise UserNotFound(f"user {name!r} has no token {token_id}")
+        raise UserNotFound(N_("user '%(user)s' has no token %(token)s"), user=name, token=token_id)
     rows = conn.execute("UPDATE api_token SET revoked = true WHERE user_id = %s AND NOT revoked"
                         " AND (%s::bigint IS NULL OR id = %s) RETURNING id", (user.id, token_id, token_id)).fetchall()
     return user, sorted(int(r[0]) for r in rows)
@@ -187,5 +191,5 @@ def set_locale(conn: psycopg.Connection, *, user: User, locale: str | None) -> U
         cur.execute(f"UPDATE app_user SET locale = %s WHERE id = %s RETURNING {_COLUMNS}", (locale, user.id))
         row = cur.fetchone()
     if row is None:
-        raise UserNotFound(f"user {user.name!r} not found")
+        raise UserNotFound(N_("user '%(user)s' not found"), user=user.name)
     return user_from_row(row)

@@ -16,6 +16,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
+from core.i18n import N_
 from storage.auth.audit import audit
 from storage.auth.model import User
 from storage.auth.scope import scope_sql
@@ -55,12 +56,12 @@ class AlertKey:
     def parse(cls, alert_id: str) -> AlertKey:
         match = _ID.match(alert_id)
         if match is None:
-            raise NotFound(f"no alert {alert_id!r}")
+            raise NotFound(N_("no alert '%(alert)s'"), alert=alert_id)
         hall, kind, subject, micros = match.groups()
         try:
             started = _EPOCH + timedelta(microseconds=int(micros))
         except OverflowError:
-            raise NotFound(f"no alert {alert_id!r}") from None
+            raise NotFound(N_("no alert '%(alert)s'"), alert=alert_id) from None
         return cls(hall, kind, subject, started)
 
 
@@ -173,7 +174,7 @@ def get_alert(conn: psycopg.Connection, *, user: User, alert_id: str,
                      "started": key.started_at, "tz": timezone})
         row = cur.fetchone()
     if row is None:
-        raise NotFound(f"no alert {alert_id!r}")
+        raise NotFound(N_("no alert '%(alert)s'"), alert=alert_id)
     return row
 
 
@@ -188,8 +189,8 @@ def acknowledge(conn: psycopg.Connection, *, user: User, alert_id: str, ack: Ack
             (row["hall_id"], row["kind"], row["subject"], row["started_at"], user.id, user.name, ack.note)).fetchone()
     if inserted is None:
         again = get_alert(conn, user=user, alert_id=alert_id)
-        raise WorkflowError(f"alert {alert_id} was acknowledged by {again['acked_by']}"
-                            f" at {again['acked_at'].astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC")
+        raise WorkflowError(N_("alert %(alert)s was acknowledged by %(user)s at %(at)s UTC"), alert=alert_id,
+                            user=again["acked_by"], at=f"{again['acked_at'].astimezone(UTC):%Y-%m-%d %H:%M:%S}")
     audit(conn, user=user, action="alert.acknowledge", subject=f"alert/{alert_id}",
           details={"hall": row["hall_id"], "kind": row["kind"], "note": ack.note})
     return get_alert(conn, user=user, alert_id=alert_id, timezone=timezone)

@@ -14,6 +14,8 @@ from psycopg.rows import dict_row
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from core.config.auth import RecordsConfig
+from core.errors import Listed
+from core.i18n import N_
 from storage.auth.audit import audit
 from storage.auth.model import Role, User
 from storage.auth.scope import scope_sql
@@ -61,8 +63,8 @@ STEP_ROLES: dict[CaseStatus, frozenset[Role]] = {
     S.open: frozenset({Role.admin, Role.manager, Role.inspector, Role.center_operator, Role.complaints_officer}),
     S.closed: frozenset({Role.admin, Role.manager}),
 }
-# The steps taken only from above the hall, with what each does.
-ABOVE_THE_HALL: dict[CaseStatus, str] = {S.verified: "verify", S.open: "send back", S.closed: "close"}
+# The steps taken only from above the hall.
+ABOVE_THE_HALL = frozenset({S.verified, S.open, S.closed})
 
 
 def _plausible(when: datetime) -> datetime:
@@ -139,7 +141,7 @@ def _source(conn: psycopg.Connection, user: User, kind: SourceKind, ref: str) ->
         return Source(alert["hall_id"], f"{alert['kind'].replace('_', ' ')}{subject} at"
                       f" {alert['started_at'].astimezone(UTC):%Y-%m-%d %H:%M} UTC")
     if not ref.isdigit() or len(ref) > 18:
-        raise NotFound(f"no {kind.value} {ref!r}")
+        raise NotFound(N_("no %(kind)s '%(ref)s'"), kind=kind, ref=ref)
     with conn.cursor(row_factory=dict_row) as cur:
         if kind is SourceKind.complaint:
             scope, params = scope_sql(user.scope, "c.hall_id")
@@ -147,7 +149,7 @@ def _source(conn: psycopg.Connection, user: User, kind: SourceKind, ref: str) ->
                                 " WHERE c.id = %(id)s AND {}").format(scope), {**params, "id": int(ref)})
             row = cur.fetchone()
             if row is None:
-                raise NotFound(f"no complaint {ref}")
+                raise NotFound(N_("no complaint %(complaint)s"), complaint=ref)
             return Source(row["hall_id"], _clip(f"complaint {ref} ({row['category']}): {row['summary']}"))
         visible, params = visible_sql(user, "i")
         cur.execute(sql.SQL("SELECT i.hall_id, i.id AS inspection_id, f.category, f.severity, f.description"
@@ -155,7 +157,7 @@ def _source(conn: psycopg.Connection, user: User, kind: SourceKind, ref: str) ->
                             " WHERE f.id = %(id)s AND {}").format(visible), {**params, "id": int(ref)})
         row = cur.fetchone()
         if row is None:
-            raise NotFound(f"no finding {ref}")
+            raise NotFound(N_("no finding %(finding)s"), finding=ref)
         return Source(row["hall_id"], _clip(f"finding {ref} ({row['category']}, {row['severity']}):"
                                             f" {row['description']}"), row["inspection_id"])
 
@@ -173,7 +175,8 @@ def _owner_id(conn: psycopg.Connection, name: str, hall_id: str, inspection_id: 
         visible, params = visible_sql(owner, "i")
         if conn.execute(sql.SQL("SELECT 1 FROM inspection i WHERE i.id = %(id)s AND {}").format(visible),
                         {**params, "id": inspection_id}).fetchone() is None:
-            raise RecordError(f"user {name!r} cannot see this case until its inspection is published", field="owner")
+            raise RecordError(N_("user '%(user)s' cannot see this case until its inspection is published"),
+                              field="owner", user=name)
     return owner.id
 
 
@@ -183,7 +186,8 @@ def create_case(conn: psycopg.Connection, *, user: User, data: CaseCreate, confi
     existing = conn.execute("SELECT id FROM work_case WHERE source_kind = %s AND source_ref = %s",
                             (data.source_kind.value, data.source_ref)).fetchone()
     if existing is not None:
-        raise WorkflowError(f"{data.source_kind.value} {data.source_ref} is case {existing[0]} already")
+        raise WorkflowError(N_("%(kind)s %(ref)s is case %(case)s already"), kind=data.source_kind, ref=data.source_ref,
+                            case=existing[0])
     owner_id = _owner_id(conn, data.owner, source.hall_id, source.inspection_id) if data.owner else None
     due = data.due_at or datetime.now(UTC) + timedelta(days=config.case_due_days)
     try:
@@ -194,7 +198,8 @@ def create_case(conn: psycopg.Connection, *, user: User, data: CaseCreate, confi
                 (data.source_kind.value, data.source_ref, source.hall_id, source.inspection_id,
                  data.title or source.title, owner_id, due, user.id)).fetchone()
     except psycopg.errors.UniqueViolation:  # created by someone else a moment ago
-        raise WorkflowError(f"{data.source_kind.value} {data.source_ref} has a case already") from None
+        raise WorkflowError(N_("%(kind)s %(ref)s has a case already"), kind=data.source_kind,
+                            ref=data.source_ref) from None
     assert row is not None
     case_id = int(row[0])
     STEPS.add(conn, record_id=case_id, user_id=user.id, to_status=S.open)
@@ -239,7 +244,8 @@ def get_case(conn: psycopg.Connection, *, user: User, case_id: int, timezone: st
     """One case the user may see, with its steps."""
     visible, params = visible_cases_sql(user)
     return STEPS.with_steps(conn, sql.SQL("SELECT {}{} WHERE wc.id = %(id)s AND {}").format(_COLUMNS, _FROM, visible),
-                            {**params, "id": case_id, "tz": timezone}, record_id=case_id, missing=f"no case {case_id}")
+                            {**params, "id": case_id, "tz": timezone}, record_id=case_id,
+                            missing=NotFound(N_("no case %(case)s"), case=case_id))
 
 
 def _locked(conn: psycopg.Connection, user: User, case_id: int) -> dict[str, Any]:
@@ -252,7 +258,7 @@ def update_case(conn: psycopg.Connection, *, user: User, case_id: int, change: C
     """Change the title, owner or due date of a case that is not closed."""
     row = _locked(conn, user, case_id)
     if row["status"] == CaseStatus.closed:
-        raise WorkflowError(f"case {case_id} is closed")
+        raise WorkflowError(N_("case %(case)s is closed"), case=case_id)
     sets: dict[str, Any] = {}
     if change.title is not None:
         sets["title"] = change.title
@@ -276,16 +282,23 @@ def _rectifier(row: dict[str, Any]) -> str | None:
     return next((s["user_name"] for s in reversed(row["steps"]) if s["to_status"] == S.rectified), None)
 
 
-def refusal(user: User, row: dict[str, Any], to: CaseStatus) -> str | None:
+def refusal(user: User, row: dict[str, Any], to: CaseStatus) -> StepForbidden | None:
     """Why this user may not take step `to` on the case (`row`, with its steps), or None when they may."""
     if to is S.rectified and row["owner"] == user.name:
         return None
     if user.role not in STEP_ROLES[to]:
-        return f"role {user.role.value} may not make a case {to.value}"
+        return StepForbidden(N_("role %(role)s may not make a case %(to)s"), role=user.role, to=to)
     if to in ABOVE_THE_HALL and user.is_checked_hall(row["hall_id"]):
-        return f"the hall may not {ABOVE_THE_HALL[to]} its own case: someone above hall {row['hall_id']} does"
+        hall = row["hall_id"]
+        if to is S.verified:
+            return StepForbidden(N_("the hall may not verify its own case: someone above hall %(hall)s does"),
+                                 hall=hall)
+        if to is S.open:
+            return StepForbidden(N_("the hall may not send back its own case: someone above hall %(hall)s does"),
+                                 hall=hall)
+        return StepForbidden(N_("the hall may not close its own case: someone above hall %(hall)s does"), hall=hall)
     if to is S.verified and _rectifier(row) == user.name:
-        return "you made the rectification: someone else verifies it"
+        return StepForbidden(N_("you made the rectification: someone else verifies it"))
     return None
 
 
@@ -304,22 +317,25 @@ def change_status(conn: psycopg.Connection, *, user: User, case_id: int, change:
     row = _locked(conn, user, case_id)
     source = CaseStatus(row["status"])
     if change.to not in TRANSITIONS[source]:
-        allowed = ", ".join(sorted(TRANSITIONS[source])) or "none (final)"
-        raise WorkflowError(f"case {case_id} is {source.value}: cannot become {change.to.value} (allowed: {allowed})")
+        if not TRANSITIONS[source]:
+            raise WorkflowError(N_("case %(case)s is %(status)s: cannot become %(to)s (allowed: none (final))"),
+                                case=case_id, status=source, to=change.to)
+        raise WorkflowError(N_("case %(case)s is %(status)s: cannot become %(to)s (allowed: %(allowed)s)"),
+                            case=case_id, status=source, to=change.to, allowed=Listed(sorted(TRANSITIONS[source])))
     refused = refusal(user, row, change.to)
     if refused is not None:
-        raise StepForbidden(refused)
+        raise refused
     sets: dict[str, Any] = {"status": change.to.value}
     if change.to is S.rectified:
         if not (change.rectification or "").strip():
-            raise WorkflowError("rectifying needs `rectification`: what was done")
+            raise WorkflowError(N_("rectifying needs `rectification`: what was done"))
         sets["rectification"] = change.rectification
     elif change.to is S.verified:
         if not (change.verification or "").strip():
-            raise WorkflowError("verifying needs `verification`: how the rectification was checked")
+            raise WorkflowError(N_("verifying needs `verification`: how the rectification was checked"))
         sets["verification"] = change.verification
     elif change.to is S.open and not change.note.strip():
-        raise WorkflowError("sending a rectification back needs a `note` saying why")
+        raise WorkflowError(N_("sending a rectification back needs a `note` saying why"))
     assignments = sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in sets)
     conn.execute(sql.SQL("UPDATE work_case SET {}, status_at = now(),"
                          " closed_at = CASE WHEN %(status)s = 'closed' THEN now() END WHERE id = %(id)s"

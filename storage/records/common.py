@@ -13,7 +13,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from core.config.scorecards import ScorecardConfig
-from core.errors import HallwatchError
+from core.errors import Refusal
+from core.i18n import N_
 from storage.auth.model import Scope, User
 from storage.auth.users import find_user
 
@@ -21,13 +22,10 @@ from storage.auth.users import find_user
 HALLS_TIMEZONE = ScorecardConfig.model_fields["timezone"].default
 
 
-class RecordError(HallwatchError):
-    """A record request that breaks a rule (unknown hall, bad value, ...); `field`, when given, names the input
-    at fault (`hall_id`, `badge`, ...)."""
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
+class RecordError(Refusal):
+    """A record request that breaks a rule (unknown hall, bad value, ...): `RecordError(N_("no hall '%(hall)s'"),
+    hall=...)`, translated where it is shown (see `Refusal`); `field`, when given, names the input at fault
+    (`hall_id`, `badge`, ...)."""
 
 
 class NotFound(RecordError):
@@ -65,11 +63,11 @@ def check_hall(conn: psycopg.Connection, who: User | Scope, hall_id: str, window
     scope = who.scope if isinstance(who, User) else who
     city = hall_city(conn, hall_id)
     if city is None:
-        raise RecordError(f"no hall {hall_id!r}", field=field)
+        raise RecordError(N_("no hall '%(hall)s'"), field=field, hall=hall_id)
     if not scope.allows(hall_id, city):
-        raise OutOfScope(f"hall {hall_id!r} is outside your scope {scope.path}")
+        raise OutOfScope(N_("hall '%(hall)s' is outside your scope %(scope)s"), hall=hall_id, scope=scope.path)
     if window_id is not None and not window_exists(conn, hall_id, window_id):
-        raise RecordError(f"hall {hall_id!r} has no window {window_id!r}")
+        raise RecordError(N_("hall '%(hall)s' has no window '%(window)s'"), hall=hall_id, window=window_id)
 
 
 def check_filter_scope(conn: psycopg.Connection, who: User | Scope, *, hall_id: str | None = None,
@@ -80,12 +78,12 @@ def check_filter_scope(conn: psycopg.Connection, who: User | Scope, *, hall_id: 
     if hall_id is not None:
         city = hall_city(conn, hall_id)
         if city is not None and not scope.allows(hall_id, city):
-            raise OutOfScope(f"hall {hall_id!r} is outside your scope {scope.path}")
+            raise OutOfScope(N_("hall '%(hall)s' is outside your scope %(scope)s"), hall=hall_id, scope=scope.path)
     if city_id is not None and scope.kind != "province":
         if scope.kind == "city" and scope.id != city_id:
-            raise OutOfScope(f"city {city_id!r} is outside your scope {scope.path}")
+            raise OutOfScope(N_("city '%(city)s' is outside your scope %(scope)s"), city=city_id, scope=scope.path)
         if scope.kind == "hall" and hall_city(conn, scope.id or "") != city_id:
-            raise OutOfScope(f"city {city_id!r} is outside your scope {scope.path}")
+            raise OutOfScope(N_("city '%(city)s' is outside your scope %(scope)s"), city=city_id, scope=scope.path)
 
 
 def equal_filters(pairs: Iterable[tuple[str, Any]]) -> tuple[list[sql.Composable], dict[str, Any]]:
@@ -127,12 +125,12 @@ class StepLog:
                      (record_id, user_id, None if from_status is None else str(from_status), str(to_status), note))
 
     def with_steps(self, conn: psycopg.Connection, query: sql.Composed, params: dict[str, Any], *,
-                   record_id: int, missing: str) -> dict[str, Any]:
-        """The row `query` finds (NotFound(`missing`) when none) with its history, oldest first, as `steps`."""
+                   record_id: int, missing: NotFound) -> dict[str, Any]:
+        """The row `query` finds (`missing` raised when none) with its history, oldest first, as `steps`."""
         with conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(query, params).fetchone()
             if row is None:
-                raise NotFound(missing)
+                raise missing
             cur.execute(sql.SQL("SELECT s.at, u.name AS user_name, s.from_status, s.to_status, s.note FROM {} s"
                                 " LEFT JOIN app_user u ON u.id = s.user_id WHERE s.{} = %s ORDER BY s.at, s.ctid"
                                 ).format(sql.Identifier(self.table), sql.Identifier(self.key)), (record_id,))
@@ -163,8 +161,9 @@ def reachable_user(conn: psycopg.Connection, *, name: str, hall_id: str, field: 
     that named them)."""
     found = find_user(conn, name=name)
     if found is None or not found.active:
-        raise refuse(f"no active user {name!r}", field=field)
+        raise refuse(N_("no active user '%(user)s'"), field=field, user=name)
     city = hall_city(conn, hall_id)
     if city is None or not found.scope.allows(hall_id, city):
-        raise refuse(f"user {name!r} cannot see hall {hall_id!r} (scope {found.scope.path})", field=field)
+        raise refuse(N_("user '%(user)s' cannot see hall '%(hall)s' (scope %(scope)s)"), field=field, user=name,
+                     hall=hall_id, scope=found.scope.path)
     return found

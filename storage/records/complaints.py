@@ -15,10 +15,13 @@ from psycopg import sql
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 
 from core.config.auth import RecordsConfig
+from core.errors import Listed
+from core.i18n import N_
 from storage.auth.audit import audit
 from storage.auth.model import Role, User
 from storage.auth.scope import scope_sql
 from storage.records.common import (
+    NotFound,
     RecordError,
     StepLog,
     WorkflowError,
@@ -170,7 +173,7 @@ def get_complaint(conn: psycopg.Connection, *, user: User, complaint_id: int) ->
     scope, params = scope_sql(user.scope, "c.hall_id")
     return STEPS.with_steps(conn, sql.SQL("SELECT {}{} WHERE c.id = %(id)s AND {}").format(_COLUMNS, _FROM, scope),
                             {**params, "id": complaint_id}, record_id=complaint_id,
-                            missing=f"no complaint {complaint_id}")
+                            missing=NotFound(N_("no complaint %(complaint)s"), complaint=complaint_id))
 
 
 def change_status(conn: psycopg.Connection, *, user: User, complaint_id: int, change: Transition) -> dict[str, Any]:
@@ -179,26 +182,30 @@ def change_status(conn: psycopg.Connection, *, user: User, complaint_id: int, ch
     conn.execute("SELECT 1 FROM complaint WHERE id = %s FOR UPDATE", (complaint_id,))
     source = ComplaintStatus(current["status"])
     if change.to not in TRANSITIONS[source]:
-        allowed = ", ".join(sorted(TRANSITIONS[source])) or "none (final)"
-        raise WorkflowError(f"complaint {complaint_id} is {source.value}: cannot become {change.to.value}"
-                            f" (allowed: {allowed})")
+        if not TRANSITIONS[source]:
+            raise WorkflowError(N_("complaint %(complaint)s is %(status)s: cannot become %(to)s (allowed: none"
+                                   " (final))"), complaint=complaint_id, status=source, to=change.to)
+        raise WorkflowError(N_("complaint %(complaint)s is %(status)s: cannot become %(to)s (allowed: %(allowed)s)"),
+                            complaint=complaint_id, status=source, to=change.to,
+                            allowed=Listed(sorted(TRANSITIONS[source])))
     sets: dict[str, Any] = {"status": change.to.value}
     if change.to is S.assigned:
         if not change.assignee:
-            raise WorkflowError("assigning needs `assignee`")
+            raise WorkflowError(N_("assigning needs `assignee`"))
         assignee = reachable_user(conn, name=change.assignee, hall_id=current["hall_id"], field="assignee",
                                   refuse=WorkflowError)
         if assignee.role not in ASSIGNEE_ROLES:
-            raise WorkflowError(f"user {assignee.name!r} is {assignee.role.value}: complaints are assigned to"
-                                f" {', '.join(sorted(ASSIGNEE_ROLES))}", field="assignee")
+            raise WorkflowError(N_("user '%(user)s' is %(role)s: complaints are assigned to %(roles)s"),
+                                field="assignee", user=assignee.name, role=assignee.role,
+                                roles=Listed(sorted(ASSIGNEE_ROLES)))
         sets["assignee_id"] = assignee.id
     if change.to is S.resolved:
         if not change.resolution or change.upheld is None:
-            raise WorkflowError("resolving needs `resolution` and `upheld`")
+            raise WorkflowError(N_("resolving needs `resolution` and `upheld`"))
         sets.update(resolution=change.resolution, upheld=change.upheld)
     if change.to is S.rejected:
         if not change.reason or not change.reason.strip():
-            raise WorkflowError("rejecting needs a `reason`")
+            raise WorkflowError(N_("rejecting needs a `reason`"))
         sets["reject_reason"] = change.reason
     assignments = sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in sets)
     conn.execute(sql.SQL("UPDATE complaint SET {}, status_at = now() WHERE id = %(id)s").format(assignments),

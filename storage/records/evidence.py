@@ -14,12 +14,13 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from core.errors import StreamError
+from core.errors import Refusal, StreamError
+from core.i18n import N_
 from core.redact import redact_text, redact_url
 from storage.auth.audit import audit
 from storage.auth.model import User
 from storage.records.common import NotFound, RecordError, WorkflowError
-from storage.records.inspections import get_inspection, visible_sql
+from storage.records.inspections import InspectionStatus, get_inspection, visible_sql
 
 if TYPE_CHECKING:
     from models import Detector
@@ -30,6 +31,10 @@ HEAD_FRACTION = 0.28  # the top of a person box that holds the head, blurred wit
 
 class EvidenceCorrupt(RecordError):
     """Stored bytes no longer match their sha256."""
+
+
+class SnapshotError(Refusal, StreamError):
+    """The camera asked for a snapshot gives none (its address masked)."""
 
 
 @dataclass(frozen=True)
@@ -44,15 +49,16 @@ def check_photo(data: bytes, *, max_bytes: int) -> Photo:
     import cv2
 
     if not data:
-        raise RecordError("the photo is empty")
+        raise RecordError(N_("the photo is empty"))
     if len(data) > max_bytes:
-        raise RecordError(f"the photo has {len(data)} bytes; at most {max_bytes} are accepted")
+        raise RecordError(N_("the photo has %(size)s bytes; at most %(limit)s are accepted"), size=len(data),
+                          limit=max_bytes)
     content_type = next((t for magic, t in _MAGIC.items() if data.startswith(magic)), None)
     if content_type is None:
-        raise RecordError("only JPEG and PNG photos are accepted")
+        raise RecordError(N_("only JPEG and PNG photos are accepted"))
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None or image.size == 0:
-        raise RecordError(f"the {content_type} photo cannot be decoded")
+        raise RecordError(N_("the %(type)s photo cannot be decoded"), type=content_type)
     return Photo(data=data, content_type=content_type, image=image)
 
 
@@ -82,7 +88,7 @@ def encode(image: np.ndarray, content_type: str) -> bytes:
 
     ok, buffer = cv2.imencode(".png" if content_type == "image/png" else ".jpg", image)
     if not ok:
-        raise RecordError("cannot encode the image")
+        raise RecordError(N_("cannot encode the image"))
     return buffer.tobytes()
 
 
@@ -101,10 +107,11 @@ def snapshot(url: str, *, open_timeout_s: float = 5.0, read_timeout_s: float = 3
                 if image.size or count >= max_frames:
                     break
     except (av.error.FFmpegError, OSError, IndexError) as exc:
-        raise StreamError(f"{redact_url(url)}: no snapshot: {redact_text(str(exc))}") from None
+        raise SnapshotError(N_("%(camera)s: no snapshot: %(reason)s"), camera=redact_url(url),
+                            reason=redact_text(str(exc))) from None
     ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
     if not ok:
-        raise StreamError(f"{redact_url(url)}: cannot encode the snapshot")
+        raise SnapshotError(N_("%(camera)s: cannot encode the snapshot"), camera=redact_url(url))
     return bytes(buffer.tobytes())
 
 
@@ -113,9 +120,11 @@ def store_evidence(conn: psycopg.Connection, *, user: User, inspection_id: int, 
                    finding_id: int | None = None) -> int:
     row = get_inspection(conn, user=user, inspection_id=inspection_id, audit_read=False)
     if row["status"] not in ("planned", "carried_out"):
-        raise WorkflowError(f"inspection {inspection_id} is {row['status']}: no more evidence")
+        raise WorkflowError(N_("inspection %(inspection)s is %(status)s: no more evidence"), inspection=inspection_id,
+                            status=InspectionStatus(row["status"]))
     if finding_id is not None and finding_id not in {f["id"] for f in row["finding_list"]}:
-        raise RecordError(f"finding {finding_id} is not part of inspection {inspection_id}")
+        raise RecordError(N_("finding %(finding)s is not part of inspection %(inspection)s"), finding=finding_id,
+                          inspection=inspection_id)
     blurred_image, people = blur_heads(photo.image, detector)
     blurred = encode(blurred_image, photo.content_type)
     found = conn.execute(
@@ -143,11 +152,12 @@ def read_evidence(conn: psycopg.Connection, *, user: User, evidence_id: int) -> 
                     .format(column, visible), {**params, "id": evidence_id})
         row = cur.fetchone()
     if row is None:
-        raise NotFound(f"no evidence {evidence_id}")
+        raise NotFound(N_("no evidence %(evidence)s"), evidence=evidence_id)
     if hashlib.sha256(row["data"]).hexdigest() != row["sha256"]:
         audit(conn, user=user, action="evidence.hash_mismatch", subject=f"evidence/{evidence_id}", details={})
         conn.commit()  # the alarm stays recorded although the request fails
-        raise EvidenceCorrupt(f"evidence {evidence_id} does not match its sha256: it was altered in storage")
+        raise EvidenceCorrupt(N_("evidence %(evidence)s does not match its sha256: it was altered in storage"),
+                              evidence=evidence_id)
     row["blurred"] = not user.sees_faces
     if user.sees_faces:
         audit(conn, user=user, action="evidence.view_unblurred", subject=f"evidence/{evidence_id}",

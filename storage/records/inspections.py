@@ -18,6 +18,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from pydantic import AwareDatetime, BaseModel, Field
 
+from core.i18n import N_
 from storage.auth.audit import audit
 from storage.auth.model import Role, User
 from storage.auth.scope import scope_sql
@@ -107,10 +108,11 @@ def weighted_score(weights: dict[int, float], values: dict[int, float]) -> float
     missing = sorted(set(weights) - set(values))
     extra = sorted(set(values) - set(weights))
     if missing or extra:
-        raise RecordError(f"scores must cover the checklist items exactly: missing {missing}, unknown {extra}")
+        raise RecordError(N_("scores must cover the checklist items exactly: missing %(missing)s, unknown %(unknown)s"),
+                          missing=missing, unknown=extra)
     bad = [p for p, v in values.items() if not 0.0 <= v <= 1.0]
     if bad:
-        raise RecordError(f"scores must be between 0 and 1 (items {bad})")
+        raise RecordError(N_("scores must be between 0 and 1 (items %(items)s)"), items=bad)
     total = sum(weights.values())
     return round(100.0 * sum(weights[p] * values[p] for p in weights) / total, 2)
 
@@ -121,7 +123,7 @@ def create_template(conn: psycopg.Connection, *, user: User, data: TemplateCreat
             row = conn.execute("INSERT INTO checklist_template (name, kind) VALUES (%s, %s) RETURNING id",
                                (data.name, data.kind.value if data.kind else None)).fetchone()
     except psycopg.errors.UniqueViolation:
-        raise RecordError(f"a checklist named {data.name!r} exists already") from None
+        raise RecordError(N_("a checklist named '%(name)s' exists already"), name=data.name) from None
     assert row is not None
     template_id = int(row[0])
     with conn.cursor() as cur:
@@ -145,14 +147,14 @@ def create_inspection(conn: psycopg.Connection, *, user: User, data: InspectionC
     check_hall(conn, user, data.hall_id)
     if data.from_hall_id is not None:
         if data.kind is not InspectionKind.cross_inspection:
-            raise RecordError("from_hall_id is only for cross-inspections")
+            raise RecordError(N_("from_hall_id is only for cross-inspections"))
         if data.from_hall_id == data.hall_id:
-            raise RecordError("a hall does not cross-inspect itself")
+            raise RecordError(N_("a hall does not cross-inspect itself"))
         if conn.execute("SELECT 1 FROM hall WHERE id = %s", (data.from_hall_id,)).fetchone() is None:
-            raise RecordError(f"no hall {data.from_hall_id!r}")
+            raise RecordError(N_("no hall '%(hall)s'"), hall=data.from_hall_id)
     if data.template_id is not None and conn.execute(
             "SELECT 1 FROM checklist_template WHERE id = %s", (data.template_id,)).fetchone() is None:
-        raise RecordError(f"no checklist template {data.template_id}")
+        raise RecordError(N_("no checklist template %(template)s"), template=data.template_id)
     row = conn.execute(
         "INSERT INTO inspection (kind, hall_id, planned_at, inspector, covert, template_id, from_hall_id, notes,"
         " created_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
@@ -205,7 +207,7 @@ def get_inspection(conn: psycopg.Connection, *, user: User, inspection_id: int, 
                     {**params, "id": inspection_id})
         row = cur.fetchone()
         if row is None:
-            raise NotFound(f"no inspection {inspection_id}")
+            raise NotFound(N_("no inspection %(inspection)s"), inspection=inspection_id)
         cur.execute("SELECT ci.position, ci.text, ci.weight, s.value, s.note FROM checklist_item ci"
                     " LEFT JOIN inspection_score s ON s.inspection_id = %s AND s.position = ci.position"
                     " WHERE ci.template_id = %s ORDER BY ci.position", (inspection_id, row["template_id"]))
@@ -230,7 +232,8 @@ def _locked(conn: psycopg.Connection, user: User, inspection_id: int) -> dict[st
 def record_visit(conn: psycopg.Connection, *, user: User, inspection_id: int, visit: VisitRecord) -> dict[str, Any]:
     row = _locked(conn, user, inspection_id)
     if row["status"] != "planned":
-        raise WorkflowError(f"inspection {inspection_id} is {row['status']}: only a planned visit can be recorded")
+        raise WorkflowError(N_("inspection %(inspection)s is %(status)s: only a planned visit can be recorded"),
+                            inspection=inspection_id, status=InspectionStatus(row["status"]))
     score = None
     if row["template_id"] is not None:
         weights = {item["position"]: item["weight"] for item in row["checklist"]}
@@ -240,7 +243,7 @@ def record_visit(conn: psycopg.Connection, *, user: User, inspection_id: int, vi
                             " VALUES (%s, %s, %s, %s)",
                             [(inspection_id, row["template_id"], p, v) for p, v in sorted(visit.scores.items())])
     elif visit.scores:
-        raise RecordError("this inspection has no checklist to score")
+        raise RecordError(N_("this inspection has no checklist to score"))
     conn.execute("UPDATE inspection SET status = 'carried_out', carried_out_at = %s, score = %s,"
                  " notes = CASE WHEN %s = '' THEN notes ELSE %s END WHERE id = %s",
                  (visit.carried_out_at, score, visit.notes, visit.notes, inspection_id))
@@ -254,7 +257,8 @@ def set_status(conn: psycopg.Connection, *, user: User, inspection_id: int, to: 
     row = _locked(conn, user, inspection_id)
     allowed = {InspectionStatus.published: "carried_out", InspectionStatus.cancelled: "planned"}
     if allowed.get(to) != row["status"]:
-        raise WorkflowError(f"inspection {inspection_id} is {row['status']}: cannot become {to.value}")
+        raise WorkflowError(N_("inspection %(inspection)s is %(status)s: cannot become %(to)s"),
+                            inspection=inspection_id, status=InspectionStatus(row["status"]), to=to)
     conn.execute("UPDATE inspection SET status = %s, published_at = CASE WHEN %s = 'published' THEN now() END"
                  " WHERE id = %s", (to.value, to.value, inspection_id))
     audit(conn, user=user, action=f"inspection.{to.value}", subject=f"inspection/{inspection_id}", details={})
@@ -264,7 +268,8 @@ def set_status(conn: psycopg.Connection, *, user: User, inspection_id: int, to: 
 def add_finding(conn: psycopg.Connection, *, user: User, inspection_id: int, data: FindingCreate) -> int:
     row = _locked(conn, user, inspection_id)
     if row["status"] not in ("planned", "carried_out"):
-        raise WorkflowError(f"inspection {inspection_id} is {row['status']}: findings are closed")
+        raise WorkflowError(N_("inspection %(inspection)s is %(status)s: findings are closed"),
+                            inspection=inspection_id, status=InspectionStatus(row["status"]))
     if data.window_id is not None:
         check_hall(conn, user, row["hall_id"], data.window_id)
     found = conn.execute(

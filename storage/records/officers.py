@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from core.i18n import N_
 from storage.auth.model import Scope
 from storage.auth.scope import scope_sql
 from storage.records.common import NotFound, RecordError, check_filter_scope, check_hall
@@ -48,12 +49,13 @@ class Photo:
 def check_photo(data: bytes) -> Photo:
     """The photo with its type and hash, or PhotoError: JPEG or PNG only, at most 2 MiB, and decodable."""
     if not data:
-        raise PhotoError("the photo is empty", field="photo")
+        raise PhotoError(N_("the photo is empty"), field="photo")
     if len(data) > PHOTO_MAX_BYTES:
-        raise PhotoError(f"the photo is {len(data)} bytes, more than {PHOTO_MAX_BYTES}", field="photo")
+        raise PhotoError(N_("the photo is %(size)s bytes, more than %(limit)s"), field="photo", size=len(data),
+                         limit=PHOTO_MAX_BYTES)
     content_type = next((kind for magic, kind in _MAGIC.items() if data.startswith(magic)), None)
     if content_type is None:
-        raise PhotoError("the photo must be a JPEG or PNG image", field="photo")
+        raise PhotoError(N_("the photo must be a JPEG or PNG image"), field="photo")
     from PIL import JpegImagePlugin, PngImagePlugin, UnidentifiedImageError
 
     # The decoder of the type the magic bytes name, not PIL.Image.open: once Ultralytics is imported in
@@ -63,7 +65,7 @@ def check_photo(data: bytes) -> Photo:
         with decoder(io.BytesIO(data)) as image:
             image.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeError) as exc:
-        raise PhotoError(f"the photo is not a readable image: {exc}", field="photo") from None
+        raise PhotoError(N_("the photo is not a readable image: %(reason)s"), field="photo", reason=str(exc)) from None
     return Photo(content_type, hashlib.sha256(data).hexdigest(), data)
 
 
@@ -73,12 +75,13 @@ def create_officer(conn: psycopg.Connection, *, hall_id: str, badge: str, name: 
             row = conn.execute("INSERT INTO officer (hall_id, badge, name) VALUES (%s, %s, %s) RETURNING id",
                                (hall_id, badge, name)).fetchone()
     except psycopg.errors.UniqueViolation:
-        raise OfficerError(f"badge {badge!r} is already in use", field="badge") from None
+        raise OfficerError(N_("badge '%(badge)s' is already in use"), field="badge", badge=badge) from None
     except psycopg.errors.ForeignKeyViolation:
-        raise OfficerError(f"no hall {hall_id!r}", field="hall_id") from None
+        raise OfficerError(N_("no hall '%(hall)s'"), field="hall_id", hall=hall_id) from None
     except psycopg.errors.CheckViolation as exc:
-        field = "badge" if "badge" in str(exc) else "name"
-        raise OfficerError(f"invalid {field}", field=field) from None
+        if "badge" in str(exc):
+            raise OfficerError(N_("invalid badge"), field="badge") from None
+        raise OfficerError(N_("invalid name"), field="name") from None
     assert row is not None
     return int(row[0])
 
@@ -97,7 +100,7 @@ def update_officer(conn: psycopg.Connection, *, scope: Scope, officer_id: int, n
                                " active = coalesce(%(active)s, active) WHERE id = %(id)s AND {}").format(in_scope),
                        {**params, "name": name, "active": active, "id": officer_id})
     if cur.rowcount != 1:
-        raise _not_found(officer_id)
+        raise NotFound(N_("no officer %(officer)s inside your scope"), officer=officer_id)
 
 
 def get_officer(conn: psycopg.Connection, officer_id: int) -> dict[str, Any] | None:
@@ -114,12 +117,8 @@ def officer_in_scope(conn: psycopg.Connection, *, scope: Scope, officer_id: int)
                                   " ON p.officer_id = o.id WHERE o.id = %(id)s AND {}").format(in_scope),
                           {**params, "id": officer_id}).fetchone()
     if row is None:
-        raise _not_found(officer_id)
+        raise NotFound(N_("no officer %(officer)s inside your scope"), officer=officer_id)
     return row
-
-
-def _not_found(officer_id: int, what: str = "officer") -> NotFound:
-    return NotFound(f"no {what} {officer_id} inside your scope")
 
 
 def officers_by_badge(conn: psycopg.Connection, badges: list[str]) -> dict[str, dict[str, Any]]:
@@ -176,7 +175,7 @@ def read_photo(conn: psycopg.Connection, officer_id: int) -> Photo | None:
         return None
     content_type, sha256, data = row[0], row[1], bytes(row[2])
     if hashlib.sha256(data).hexdigest() != sha256:
-        raise PhotoCorrupt(f"officer {officer_id}: stored photo does not match its sha256")
+        raise PhotoCorrupt(N_("officer %(officer)s: stored photo does not match its sha256"), officer=officer_id)
     return Photo(content_type, sha256, data)
 
 
@@ -185,5 +184,5 @@ def photo_in_scope(conn: psycopg.Connection, *, scope: Scope, officer_id: int) -
     officer_in_scope(conn, scope=scope, officer_id=officer_id)
     photo = read_photo(conn, officer_id)
     if photo is None:
-        raise _not_found(officer_id, "photo of officer")
+        raise NotFound(N_("no photo of officer %(officer)s inside your scope"), officer=officer_id)
     return photo

@@ -31,6 +31,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from analytics.kpi import Interval, PresenceKpi, merge, subtract
+from core.errors import BadValue, Listed
+from core.i18n import N_
 from storage.auth.audit import audit
 from storage.auth.model import Role, Scope, User
 from storage.auth.scope import scope_sql
@@ -197,13 +199,14 @@ def parse_days(text: str) -> tuple[tuple[int, ...], date | None]:
         span = _DAY_RANGE.match(part)
         names = span.groups() if span else (part, part)
         if any(n not in WEEKDAYS for n in names):
-            raise ValueError(f"days {text!r}: use a date YYYY-MM-DD or weekdays like mon, mon-fri, 'sat sun'")
+            raise BadValue(N_("days '%(days)s': use a date YYYY-MM-DD or weekdays like mon, mon-fri, 'sat sun'"),
+                           days=text)
         first, last = (WEEKDAYS.index(n) + 1 for n in names)
         if last < first:
-            raise ValueError(f"days {part!r}: a range runs forward, e.g. mon-fri")
+            raise BadValue(N_("days '%(days)s': a range runs forward, e.g. mon-fri"), days=part)
         days.update(range(first, last + 1))
     if not days:
-        raise ValueError("days is empty")
+        raise BadValue(N_("days is empty"))
     return tuple(sorted(days)), None
 
 
@@ -218,7 +221,7 @@ def _time(value: str, column: str) -> time:
             raise ValueError
         return time(int(match[1]), int(match[2]), int(match[3] or 0))
     except ValueError:
-        raise ValueError(f"{column} {value!r} is not a time like 08:30") from None
+        raise BadValue(N_("%(column)s '%(value)s' is not a time like 08:30"), column=column, value=value) from None
 
 
 def _date(value: str, column: str) -> date | None:
@@ -227,7 +230,8 @@ def _date(value: str, column: str) -> date | None:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise ValueError(f"{column} {value!r} is not a date like 2026-12-01") from None
+        raise BadValue(N_("%(column)s '%(value)s' is not a date like 2026-12-01"), column=column,
+                       value=value) from None
 
 
 def parse_roster_csv(text: str) -> tuple[list[RosterRow], list[tuple[int, str]]]:
@@ -251,20 +255,20 @@ def parse_roster_csv(text: str) -> tuple[list[RosterRow], list[tuple[int, str]]]
             continue
         try:
             if None in raw:
-                raise ValueError("more cells than columns")
+                raise BadValue(N_("more cells than columns"))
             for column in REQUIRED_COLUMNS:
                 if not cells.get(column):
-                    raise ValueError(f"{column} is empty")
+                    raise BadValue(N_("%(column)s is empty"), column=column)
             weekdays, on_date = parse_days(cells["days"])
             starts, ends = _time(cells["start"], "start"), _time(cells["end"], "end")
             if starts == ends:
-                raise ValueError("start and end are the same time")
+                raise BadValue(N_("start and end are the same time"))
             valid_from, valid_to = _date(cells.get("valid_from", ""), "valid_from"), _date(
                 cells.get("valid_to", ""), "valid_to")
             if on_date is not None and (valid_from or valid_to):
-                raise ValueError("valid_from/valid_to apply to weekday shifts, not to a dated shift")
+                raise BadValue(N_("valid_from/valid_to apply to weekday shifts, not to a dated shift"))
             if valid_from and valid_to and valid_to < valid_from:
-                raise ValueError("valid_to is before valid_from")
+                raise BadValue(N_("valid_to is before valid_from"))
             rows.append(RosterRow(line, cells["hall"], cells["window"], cells["badge"], cells.get("name") or None,
                                   weekdays, on_date, starts, ends, valid_from, valid_to))
         except ValueError as exc:
@@ -343,20 +347,22 @@ def register_shift(conn: psycopg.Connection, *, scope: Scope, shift: Shift) -> i
     officer, or a shift that is not one, is an error naming the field; WorkflowError when it is there already."""
     check_hall(conn, scope, shift.hall_id, field="hall_id")
     if not window_exists(conn, shift.hall_id, shift.window_id):
-        raise RosterError(f"hall {shift.hall_id!r} has no window {shift.window_id!r}", field="window_id")
+        raise RosterError(N_("hall '%(hall)s' has no window '%(window)s'"), field="window_id", hall=shift.hall_id,
+                          window=shift.window_id)
     if _officer_hall(conn, shift.officer_id) != shift.hall_id:
-        raise RosterError(f"no officer {shift.officer_id} in hall {shift.hall_id!r}", field="officer_id")
+        raise RosterError(N_("no officer %(officer)s in hall '%(hall)s'"), field="officer_id", officer=shift.officer_id,
+                          hall=shift.hall_id)
     if (shift.weekday is None) == (shift.on_date is None):
-        raise RosterError("give either weekday (a repeating shift) or on_date (a one-off shift)", field="weekday")
+        raise RosterError(N_("give either weekday (a repeating shift) or on_date (a one-off shift)"), field="weekday")
     if shift.on_date is not None and (shift.valid_from or shift.valid_to):
-        raise RosterError("valid_from/valid_to apply to weekday shifts only", field="valid_from")
+        raise RosterError(N_("valid_from/valid_to apply to weekday shifts only"), field="valid_from")
     if shift.valid_from and shift.valid_to and shift.valid_to < shift.valid_from:
-        raise RosterError("valid_to is before valid_from", field="valid_to")
+        raise RosterError(N_("valid_to is before valid_from"), field="valid_to")
     if shift.starts == shift.ends:
-        raise RosterError("a shift cannot start and end at the same time", field="ends")
+        raise RosterError(N_("a shift cannot start and end at the same time"), field="ends")
     shift_id = add_shift(conn, shift)
     if shift_id is None:
-        raise WorkflowError("the same shift is already on the roster")
+        raise WorkflowError(N_("the same shift is already on the roster"))
     return shift_id
 
 
@@ -367,7 +373,9 @@ def _one_in_scope(conn: psycopg.Connection, query: LiteralString, *, scope: Scop
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(sql.SQL(query).format(in_scope), {**params, "id": record_id}).fetchone()
     if row is None:
-        raise NotFound(f"no {kind} {record_id} inside your scope")
+        if kind == "shift":
+            raise NotFound(N_("no shift %(shift)s inside your scope"), shift=record_id)
+        raise NotFound(N_("no absence %(absence)s inside your scope"), absence=record_id)
     return row
 
 
@@ -408,13 +416,14 @@ def add_absence(conn: psycopg.Connection, *, hall_id: str, window_id: str | None
     by `approved_by` (a name) or, without one, as recorded; or (False) it is pending. `register_absence` decides
     this for a user."""
     if reason not in REASONS:
-        raise RosterError(f"reason must be one of {', '.join(REASONS)}", field="reason")
+        raise RosterError(N_("reason must be one of %(reasons)s"), field="reason", reasons=Listed(REASONS))
     if window_id is None and officer_id is None:
-        raise RosterError("name the window or the officer the absence is for", field="window_id")
+        raise RosterError(N_("name the window or the officer the absence is for"), field="window_id")
     if ends_at <= starts_at:
-        raise RosterError("the absence must end after it starts", field="ends_at")
+        raise RosterError(N_("the absence must end after it starts"), field="ends_at")
     if officer_id is not None and _officer_hall(conn, officer_id) != hall_id:
-        raise RosterError(f"no officer {officer_id} in hall {hall_id!r}", field="officer_id")
+        raise RosterError(N_("no officer %(officer)s in hall '%(hall)s'"), field="officer_id", officer=officer_id,
+                          hall=hall_id)
     try:
         with conn.transaction():
             created = conn.execute(
@@ -426,18 +435,20 @@ def add_absence(conn: psycopg.Connection, *, hall_id: str, window_id: str | None
                  "starts": starts_at, "ends": ends_at, "recorded_by": recorded_by, "approved": approved,
                  "approved_by": approved_by}).fetchone()
     except psycopg.errors.ForeignKeyViolation:
-        raise RosterError(f"no window {window_id!r} in hall {hall_id!r}", field="window_id") from None
+        raise RosterError(N_("no window '%(window)s' in hall '%(hall)s'"), field="window_id", window=window_id,
+                          hall=hall_id) from None
     assert created is not None
     return int(created[0])
 
 
-def approval_refusal(user: User, hall_id: str) -> str | None:
+def approval_refusal(user: User, hall_id: str) -> StepForbidden | None:
     """Why `user` may not approve an absence of `hall_id` (inside their scope), or None when they may: someone
     above the hall (city or province scope) in a role that writes the roster; the hall never approves its own."""
     if user.role not in ROSTER_WRITERS:
-        return f"role {user.role.value} may not approve absences"
+        return StepForbidden(N_("role %(role)s may not approve absences"), role=user.role)
     if user.scope.kind == "hall":
-        return f"the hall may not approve its own absences: someone above hall {hall_id} does"
+        return StepForbidden(N_("the hall may not approve its own absences: someone above hall %(hall)s does"),
+                             hall=hall_id)
     return None
 
 
@@ -481,7 +492,7 @@ def approve_absence(conn: psycopg.Connection, *, user: User, absence_id: int) ->
                         kind="absence", record_id=absence_id)
     refused = approval_refusal(user, row["hall_id"])
     if refused is not None:
-        raise StepForbidden(refused)
+        raise refused
     if row["approved_at"] is None:
         conn.execute("UPDATE absence SET approved_at = now(), approved_by = %s WHERE id = %s", (user.name, absence_id))
         pending = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()
@@ -503,7 +514,7 @@ def list_absences(conn: psycopg.Connection, *, scope: Scope, hall_id: str | None
     `approval`, and the total count before paging. A `hall_id` outside `scope` is refused (OutOfScope)."""
     check_filter_scope(conn, scope, hall_id=hall_id)
     if approval is not None and approval not in APPROVALS:
-        raise RosterError(f"approval must be one of {', '.join(APPROVALS)}", field="approval")
+        raise RosterError(N_("approval must be one of %(approvals)s"), field="approval", approvals=Listed(APPROVALS))
     in_scope, params = scope_sql(scope, "a.hall_id")
     where = sql.SQL(" AND ").join([
         in_scope, sql.SQL("(%(hall)s::text IS NULL OR a.hall_id = %(hall)s)"),
@@ -620,7 +631,7 @@ class Week:
 def week_monday(day: date) -> date:
     """The Monday of `day`'s week; ValueError for a day whose week cannot be written down (before 1970, after 2999)."""
     if not date(1970, 1, 5) <= day <= date(2999, 12, 24):
-        raise ValueError("give a day between 1970 and 2999")
+        raise BadValue(N_("give a day between 1970 and 2999"))
     return day - timedelta(days=day.weekday())
 
 

@@ -24,6 +24,8 @@ import psycopg
 
 from analytics.kpi import INCIDENTS, Interval, LeagueRow, Level, StarMethod, Tally, TallyKey, league_table, rollup
 from core.config.scorecards import ScorecardConfig
+from core.errors import BadValue
+from core.i18n import N_
 from storage.auth.model import Scope
 from storage.records.rosters import absences_between, expand, presence_by_window, shifts_for
 
@@ -43,7 +45,7 @@ class Month:
             if not 1970 <= year <= 2999:
                 raise ValueError
         except ValueError:
-            raise ValueError(f"month {text!r}: use YYYY-MM, between 1970 and 2999") from None
+            raise BadValue(N_("month '%(month)s': use YYYY-MM, between 1970 and 2999"), month=text) from None
         return cls(year, month)
 
     @property
