@@ -18,6 +18,7 @@ class CameraState(StrEnum):
 class DecodeMode(StrEnum):
     full = "full"            # every frame is decoded: P-frames need the frames before them
     keyframes = "keyframes"  # only keyframes (FFmpeg skip_frame=NONKEY): they come as often as analysis needs
+    sparse = "sparse"        # from each keyframe only up to the frames analysis takes (see ingest.decode)
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class CameraHealth:
     error: str | None            # the last error, credentials masked
     last_frame_age_s: float | None = None  # seconds since the newest decoded frame
     offline_since: float | None = None     # start of the current spell without video (see OfflineSpell)
-    decoded_fps: float = 0.0               # frames decoded per second (lower than fps in keyframe mode)
+    decoded_fps: float = 0.0               # frames decoded per second (lower than fps in keyframe and sparse mode)
     decode_mode: DecodeMode = DecodeMode.full
     keyframe_interval_s: float | None = None  # measured on the stream; None until a few keyframes came
     frames_received: int = 0      # video packets (frames) received since the reader started

@@ -7,11 +7,15 @@
 - Latest-frame semantics: only the newest decoded frame is kept, older ones are simply replaced,
   and pixels are converted to BGR only when a consumer asks for the frame.
 - Decoding only what analysis needs: the detection sub-stream when the camera has one (the caller
-  passes its URL), and keyframes only when they come often enough (see `ingest.decode`).
+  passes its URL), keyframes only when they come often enough, and otherwise from each keyframe only
+  up to the frames analysis takes (see `ingest.decode`); one decoder thread per camera by default.
+- Capture time from the stream's own timestamps, placed on this machine's clock (`StreamClock`): a
+  frame decoded late (in a burst, or by a busy machine) keeps the time it was taken.
 - The watchdog, one thread for all readers of the process, marks a stream `stalled` when no frame
-  has been decoded for `stall_after_s` while it is open; the reader then closes and reopens it (at
-  once when packets arrive that never decode, or when its bounded read times out when nothing
-  arrives at all). A reader thread stuck inside FFmpeg beyond every bound is abandoned: a fresh
+  has been decoded for `stall_after_s` (or two of the longest keyframe intervals seen, while frames
+  come only with keyframes or once per analysis) while it is open; the reader then closes and
+  reopens it (at once when packets arrive that never decode, or when its bounded read times out
+  when nothing arrives at all). A reader thread stuck inside FFmpeg beyond every bound is abandoned: a fresh
   thread takes over the camera and the stuck one closes its own handle and exits if it ever
   returns (closing a handle from another thread while FFmpeg uses it would crash the process).
 - Health: state, rates, counters and offline spells (periods without video, with start and end).
@@ -35,7 +39,7 @@ import numpy as np
 from core.config import CameraConfig, IngestConfig
 from core.errors import StreamError, StreamStalled
 from core.redact import redact_text, redact_url
-from ingest.decode import StreamDecoder
+from ingest.decode import StreamClock, StreamDecoder, packet_time
 from ingest.health import CameraHealth, CameraState, DecodeMode, OfflineSpell, StateChange
 
 log = logging.getLogger(__name__)
@@ -53,7 +57,7 @@ TIMEOUT_SHARE = 0.9        # an "invalid data" failure after this share of the s
 @dataclass(frozen=True)
 class Frame:
     image: np.ndarray  # HxWx3 uint8 BGR
-    ts: float          # capture time, unix seconds (when the frame was decoded here)
+    ts: float          # capture time, unix seconds: see RawFrame.ts
     seq: int           # increases by one per decoded frame
     lag_s: float = 0.0  # how far behind live it arrived: see RawFrame.lag_s
 
@@ -61,6 +65,9 @@ class Frame:
     def size(self) -> tuple[int, int]:
         return self.image.shape[1], self.image.shape[0]
 
+
+_MODE_WORDS = {DecodeMode.full: "every frame", DecodeMode.keyframes: "keyframes only",
+               DecodeMode.sparse: "up to the analysed frames"}
 
 _LUMA_FORMATS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21",
                            "gray"})
@@ -72,11 +79,14 @@ class RawFrame:
     (`luma`) without paying for BGR; `CameraReader.convert` makes the BGR `Frame`."""
 
     frame: av.VideoFrame
+    # Capture time, unix seconds, from the stream's own clock: the frame's timestamp placed on this
+    # machine's clock where the session's earliest-arriving packets put it (see `StreamClock`), so
+    # neither the decoder's schedule (sparse decoding decodes a GOP's frames in a burst) nor a busy
+    # machine moves it. Arrival time when the stream has no timestamps.
     ts: float
     seq: int
-    # Seconds the frame arrived later than the earliest-arriving frame of its session, by the stream's
-    # own timestamps: 0 while the reader keeps up with the camera, growing when it falls behind
-    # (a backlog in the socket). Camera clock drift adds ~0.1 s per 1,000 s of one session.
+    # Seconds from capture to the frame being ready here: transport, reordering and decoding while
+    # the reader keeps up with the camera, growing when it falls behind (a backlog in the socket).
     lag_s: float = 0.0
 
     @property
@@ -146,7 +156,7 @@ class _Worker:
     thread: threading.Thread = field(init=False)
     beat: float | None = None          # monotonic time the thread last came back from FFmpeg; None when idle
     connected_at: float | None = None  # monotonic time the current stream opened; None when not open
-    min_offset: float | None = None    # smallest (arrival - stream time) of this session's frames
+    clock: StreamClock = field(default_factory=StreamClock)  # this session's stream time
 
 
 class CameraReader:
@@ -181,6 +191,7 @@ class CameraReader:
         self._decode_errors = 0
         self._decode_mode = DecodeMode.full
         self._keyframe_interval: float | None = None
+        self._keyframe_longest: float | None = None  # the longest recent keyframe interval, across sessions
         self._last_frame_at: float | None = None
         self._last_frame_mono: float | None = None
         self._started_at: float | None = None
@@ -341,11 +352,16 @@ class CameraReader:
             if not container.streams.video:
                 raise NoVideoStream("the stream has no video")
             stream = container.streams.video[0]
-            decoder = StreamDecoder(stream.codec_context, analysis_fps=self._analysis_fps,
-                                    keyframes_allowed=config.keyframe_decoding)
+            codec = stream.codec_context
+            codec.thread_count = config.decoder_threads
+            if config.decoder_threads != 1:
+                codec.thread_type = "AUTO"  # frames and slices
+            decoder = StreamDecoder(codec, analysis_fps=self._analysis_fps,
+                                    keyframes_allowed=config.keyframe_decoding,
+                                    sparse_allowed=config.sparse_decoding)
             with self._lock:
                 worker.connected_at = worker.beat
-            worker.min_offset = None
+            worker.clock = StreamClock()
             for packet in container.demux(stream):
                 worker.beat = time.monotonic()
                 if not self._current(worker):
@@ -353,6 +369,7 @@ class CameraReader:
                 if packet.size == 0:  # the flush packet at the end
                     continue
                 decoded, rejected, corrupt, mode = decoder.decoded, decoder.rejected, decoder.corrupt, decoder.mode
+                worker.clock.observe(packet_time(packet), self._clock())
                 frames = decoder.decode(packet, worker.beat)
                 self._received(worker, decoder, frames, new_decoded=decoder.decoded - decoded,
                                new_rejected=decoder.rejected - rejected, new_corrupt=decoder.corrupt - corrupt,
@@ -383,25 +400,28 @@ class CameraReader:
         now = self._clock()
         went_live = False
         new_errors = new_rejected + new_corrupt
-        lag = _lag(worker, frames[-1], now) if frames else 0.0
+        captured, lag = worker.clock.capture(frames[-1], now) if frames else (now, 0.0)
         with self._lock:
             if worker is not self._worker:
                 return
             self._frames_received += 1
             self._received_times.append(now)
             self._frames_decoded += new_decoded
+            if new_decoded > new_corrupt:
+                self._decoded_times.extend([now] * (new_decoded - new_corrupt))
             self._decode_errors += new_errors
             self._rejected_packets += new_rejected
             self._corrupt_frames += new_corrupt
             self._decode_mode = decoder.mode
             if decoder.meter.interval_s is not None:
                 self._keyframe_interval = round(decoder.meter.interval_s, 3)
+            if decoder.meter.longest_s is not None:
+                self._keyframe_longest = decoder.meter.longest_s
             if frames:
                 self._seq += 1
-                self._latest = RawFrame(frames[-1], now, self._seq, lag)
+                self._latest = RawFrame(frames[-1], captured, self._seq, lag)
                 self._lag_s = lag
                 self._converted = None
-                self._decoded_times.extend([now] * len(frames))
                 self._last_frame_at = now
                 self._last_frame_mono = time.monotonic()
                 if self._offline_since is not None:
@@ -412,7 +432,7 @@ class CameraReader:
             log.info("camera %s (%s): live", self.name, self.safe_url)
         if decoder.mode is not mode_before:
             log.info("camera %s: decoding %s (keyframe every %.2f s, analysis every %s s)", self.name,
-                     "keyframes only" if decoder.mode is DecodeMode.keyframes else "every frame",
+                     _MODE_WORDS[decoder.mode],
                      decoder.meter.interval_s or 0.0,
                      f"{1 / self._analysis_fps:.2f}" if self._analysis_fps else "-")
         if new_errors and decoder.errors == new_errors:  # the first in this session
@@ -455,14 +475,14 @@ class CameraReader:
         self._offline_since = self._outage_cause = None
 
     def _stall_limit(self, worker: _Worker) -> float:
-        """`stall_after_s`, or two keyframe intervals when frames come only with keyframes (in
-        keyframe mode, and before the first frame of a connection, which waits for a keyframe)."""
+        """`stall_after_s`, or two of the longest recent keyframe intervals when frames may wait for
+        a keyframe (in keyframe and sparse mode, and before the first frame of a connection)."""
         limit = self._config.stall_after_s
-        waits_for_keyframes = self._decode_mode is DecodeMode.keyframes or (
+        waits_for_keyframes = self._decode_mode is not DecodeMode.full or (
             worker.connected_at is not None
             and (self._last_frame_mono is None or self._last_frame_mono < worker.connected_at))
-        if waits_for_keyframes and self._keyframe_interval is not None:
-            limit = max(limit, 2 * self._keyframe_interval)
+        if waits_for_keyframes and self._keyframe_longest is not None:
+            limit = max(limit, 2 * self._keyframe_longest)
         return limit
 
     # -- the watchdog's side ---------------------------------------------------------------------
@@ -549,16 +569,6 @@ class _Watchdog:
 
 
 _WATCHDOG = _Watchdog()
-
-
-def _lag(worker: _Worker, frame: av.VideoFrame, arrival: float) -> float:
-    """How much later than the session's earliest-arriving frame this one arrived, by stream time."""
-    if frame.pts is None or frame.time_base is None:
-        return 0.0
-    offset = arrival - float(frame.pts * frame.time_base)
-    if worker.min_offset is None or offset < worker.min_offset:
-        worker.min_offset = offset
-    return round(offset - worker.min_offset, 3)
 
 
 def _rate(times: deque[float], now: float) -> float:

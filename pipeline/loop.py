@@ -70,8 +70,8 @@ class CameraWork:
 
 @dataclass
 class PipelineStats:
-    """Counters since the start (or `reset`); latencies are seconds from a frame's capture (arrival
-    minus how far behind live it arrived) to its rows being handed to the sink."""
+    """Counters since the start (or `reset`); latencies are seconds from a frame's capture (its
+    timestamp, see `RawFrame.ts`) to its rows being handed to the sink."""
 
     analysed: int = 0  # frames that gave rows
     detected: int = 0  # of those, frames the detector looked at
@@ -243,8 +243,8 @@ class Pipeline:
             busy = work.busy
         if busy or (raw is not None and fresh and not _ready(work, raw)):
             # No new frame yet (or the last one is still with the detector): look again shortly, so
-            # that a frame is analysed as soon as it comes (with keyframe-only decoding one comes per
-            # analysis interval).
+            # that a frame is analysed as soon as it comes (with keyframe-only or sparse decoding one
+            # comes per analysis interval).
             work.next_due = now + min(SAME_FRAME_RETRY_S, work.interval_s)
             return []
         if raw is not None and fresh:
@@ -284,7 +284,7 @@ class Pipeline:
                 self._sink(rows)
 
     def _count(self, key: tuple[str, str], raw: RawFrame, *, detected: bool) -> None:
-        latency = self._clock() - raw.ts + raw.lag_s
+        latency = self._clock() - raw.ts
         with self._lock:
             stats = self.stats
             stats.analysed += 1
@@ -329,7 +329,8 @@ class Pipeline:
 
 
 def _ready(work: CameraWork, raw: RawFrame) -> bool:
-    """Whether `raw` is a new frame, due by the camera's analysis rate."""
+    """Whether `raw` is a new frame, due by the camera's analysis rate (by capture time, from the
+    stream's own clock: frames decoded in a burst count as captured)."""
     return raw.seq != work.last_seq and raw.ts >= work.last_ts + (1.0 - RATE_SLACK) * work.interval_s
 
 

@@ -49,7 +49,7 @@ class HealthSample:
     last_frame_at: datetime | None
     reconnects: int
     error: str | None
-    decode_mode: str | None = None  # full | keyframes; None: not known (a row from before migration 005)
+    decode_mode: str | None = None  # an ingest.health.DecodeMode; None: not known (a row from before migration 005)
     decode_errors: int = 0          # packets the decoder refused, since the reader started
     corrupt_frames: int = 0         # frames the decoder marked corrupt and analysis never saw, since then
 

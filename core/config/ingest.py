@@ -21,6 +21,17 @@ class IngestConfig(Strict):
         description="decode only keyframes when, as measured on the stream, they come at least as often as "
                     "the camera's analysis_fps asks for",
     )
+    sparse_decoding: bool = Field(
+        default=True,
+        description="when keyframes are further apart than analyses, decode from each keyframe only up to the "
+                    "frame the next analysis takes (and skip B-frames no other frame refers to); the analysed "
+                    "frames are the same as with every frame decoded",
+    )
+    decoder_threads: int = Field(
+        default=1, ge=0, le=16,
+        description="decoder threads per camera; 1 suits many cameras per core (threads add work without adding "
+                    "cores), 0 lets FFmpeg choose (for a few very large streams)",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> IngestConfig:

@@ -10,6 +10,7 @@ from psycopg_pool import ConnectionPool
 
 from core.config import load_site
 from core.errors import DatabaseError
+from ingest.health import DecodeMode
 from pipeline.rows import DeskSample, HealthSample, OfflineSpellSample, ZoneSample
 from storage import open_database
 from storage.migrate import apply_migrations, available_migrations
@@ -116,6 +117,16 @@ def test_replayed_samples_are_stored_once(pool: ConnectionPool) -> None:
         counts = [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
                   for t in ("desk_sample", "zone_sample", "camera_health")]
     assert counts == [1, 1, 1]
+
+
+def test_every_decode_mode_is_stored(pool: ConnectionPool) -> None:
+    apply_migrations(pool)
+    ts = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    with pool.connection() as conn:
+        insert_samples(conn, [HealthSample(ts, "h1", f"cam{i}", "live", 25.0, ts, 0, None, decode_mode=mode.value)
+                              for i, mode in enumerate(DecodeMode)])
+        stored = {row[0] for row in conn.execute("SELECT decode_mode FROM camera_health")}
+    assert stored == {mode.value for mode in DecodeMode}
 
 
 def test_latest_samples_pick_the_newest(pool: ConnectionPool) -> None:
