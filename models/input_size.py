@@ -46,10 +46,11 @@ def fit_to_frame(model_hw: tuple[int, int], frame_hw: tuple[int, int], stride: i
             min(in_w, math.ceil(round(w * ratio) / stride) * stride))
 
 
-def resize_input(path: Path, height: int, width: int) -> bytes:
-    """The ONNX model at `path` (a fixed-size Ultralytics detect export) rebuilt for a
-    [1, 3, height, width] input, serialised for onnxruntime. Raises ModelError when the graph's head
-    is not the one recognised here (export the size you need with `hallwatch models export`)."""
+def resize_input(path: Path, height: int, width: int, output_format: str = "yolov8") -> bytes:
+    """The ONNX model at `path` (a fixed-size Ultralytics detect export, or with `output_format`
+    "yolox" a Megvii YOLOX export without decoding) rebuilt for a [1, 3, height, width] input,
+    serialised for onnxruntime. Raises ModelError when the graph's head is not the one recognised
+    here (export the size you need with `hallwatch models export`)."""
     if height % max(STRIDES) or width % max(STRIDES) or height <= 0 or width <= 0:
         raise ModelError(f"input size {height}x{width} must be positive multiples of {max(STRIDES)}")
     model = onnx.load(str(path))
@@ -58,6 +59,8 @@ def resize_input(path: Path, height: int, width: int) -> bytes:
     old_h, old_w = dims[2].dim_value, dims[3].dim_value
     if len(graph.input) != 1 or len(dims) != 4 or not old_h or not old_w:
         raise ModelError(f"{path}: input is not a fixed [1, 3, H, W] image; cannot resize it")
+    if output_format == "yolox":
+        return _resize_yolox(model, path, height, width)
     old_points, old_strides = anchor_points(old_h, old_w)
     new_points, new_strides = anchor_points(height, width)
     old_n, new_n = old_points.shape[2], new_points.shape[2]
@@ -87,4 +90,20 @@ def resize_input(path: Path, height: int, width: int) -> bytes:
     for prop in model.metadata_props:
         if prop.key == "imgsz":
             prop.value = f"[{height}, {width}]"
+    return bytes(model.SerializeToString())
+
+
+def _resize_yolox(model: onnx.ModelProto, path: Path, height: int, width: int) -> bytes:
+    """A YOLOX export has no size-bound constants (its head reshapes to [1, 5 + nc, -1], the anchors
+    are decoded outside): only the declared input and output shapes change."""
+    graph = model.graph
+    dims = graph.input[0].type.tensor_type.shape.dim
+    old_n = sum((dims[2].dim_value // s) * (dims[3].dim_value // s) for s in STRIDES)
+    new_n = sum((height // s) * (width // s) for s in STRIDES)
+    out_dims = graph.output[0].type.tensor_type.shape.dim
+    if len(out_dims) != 3 or out_dims[1].dim_value not in (0, old_n):
+        raise ModelError(f"{path}: output is not YOLOX-like [1, {old_n}, 5+classes]; cannot resize it")
+    dims[2].dim_value, dims[3].dim_value = height, width
+    out_dims[1].dim_value = new_n
+    del graph.value_info[:]
     return bytes(model.SerializeToString())

