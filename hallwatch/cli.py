@@ -126,7 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from hallwatch.service import run_service
 
     run_service(load_site(args.site), host=args.host, port=args.port, data_dir=args.data_dir,
-                analyse=not args.web_only)
+                analyse=not args.web_only, site_path=args.site)
     return 0
 
 
@@ -138,7 +138,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise HallwatchError(str(exc)) from None
     run_worker(load_site(args.site), worker_id=args.worker_id or default_worker_id(), data_dir=args.data_dir,
-               timings=timings)
+               timings=timings, site_path=args.site)
     return 0
 
 

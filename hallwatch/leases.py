@@ -97,6 +97,7 @@ class LeaseKeeper:
         self._lock = threading.Lock()
         self._held: dict[CameraKey, float] = {}  # camera -> fence deadline on the monotonic clock
         self._fenced: set[CameraKey] = set()
+        self._site_changes = self._seeded = 0  # site changes made / whose cameras have lease rows
 
     def held(self) -> set[CameraKey]:
         with self._lock:
@@ -139,10 +140,14 @@ class LeaseKeeper:
         ttl_s = self.timings.ttl_s
         held = self.held()
         started = self._clock()
+        changes, cameras = self._site_changes, self.cameras
         with self._connection() as conn, conn.transaction():
+            if changes != self._seeded:  # the site changed since the last heartbeat: new cameras need lease rows
+                sql.seed_leases(conn, cameras=cameras)
             sql.renew_worker(conn, worker_id=self.worker_id, host=self._host, pid=self._pid, ttl_s=ttl_s)
             renewed = sql.renew_leases(conn, worker_id=self.worker_id, cameras=held, ttl_s=ttl_s)
             workers = [w.id for w in sql.live_workers(conn)]
+        self._seeded = changes
         if held - renewed:  # taken over after they expired: analysis was fenced off already
             log.warning("worker %s: lost %s to other workers", self.worker_id, _names(held - renewed))
             self._drop(held - renewed)
@@ -165,6 +170,25 @@ class LeaseKeeper:
                 self._hold(claimed, since=started)
                 log.info("worker %s: acquired %s (share %d of %d cameras, %d workers)",
                          self.worker_id, _names(claimed), share, len(self.cameras), len(workers))
+
+    def set_cameras(self, cameras: Iterable[CameraKey]) -> None:
+        """The site's cameras changed (its file was edited): share these from the next heartbeat on, and
+        stop analysing and release at once the held ones that are no longer in the site."""
+        wanted = sorted(set(cameras))
+        with self._lock:
+            gone = set(self._held) - set(wanted)
+            self.cameras = wanted
+            self._site_changes += 1
+        if not gone:
+            return
+        self._drop(gone)
+        try:
+            with self._connection() as conn:
+                sql.release_leases(conn, worker_id=self.worker_id, cameras=gone)
+        except psycopg.Error as exc:
+            log.warning("worker %s: cannot release the leases of removed cameras %s (they expire): %s",
+                        self.worker_id, _names(gone), redact_text(str(exc)))
+        log.info("worker %s: %s left the site", self.worker_id, _names(gone))
 
     def enforce(self) -> None:
         """Let the pipeline analyse exactly the held cameras whose fence deadline has not passed."""
@@ -196,6 +220,7 @@ class LeaseKeeper:
     def _hold(self, keys: set[CameraKey], *, since: float) -> None:
         """Hold (or keep holding) leases granted by a statement that started at `since`."""
         with self._lock:
+            keys = keys & set(self.cameras)  # not a camera the site lost while the statement ran
             self._held.update(dict.fromkeys(keys, since + self.timings.ttl_s - self.timings.margin_s))
         self.enforce()
 

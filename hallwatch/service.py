@@ -4,20 +4,23 @@ database, without the web app)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import uvicorn
+from psycopg_pool import ConnectionPool
 
-from core.config import DetectorConfig, SiteConfig
-from core.errors import HallwatchError
+from core.config import DetectorConfig, SiteConfig, load_site
+from core.errors import ConfigError, HallwatchError
 from hallwatch.leases import FENCE_TICK_S, LeaseKeeper, LeaseTimings
 from models import load_detector
 from monitor.app import create_app
@@ -35,6 +38,116 @@ from storage.writer import SampleWriter
 log = logging.getLogger(__name__)
 
 EXAMPLE_SITE = Path(__file__).resolve().parent.parent / "examples" / "site.yaml"
+SITE_POLL_S = 2.0  # how often the site file is looked at for changes
+
+
+CameraKey = tuple[str, str]
+
+
+class SiteReloader:
+    """Applies changes of the site file to the running service without a restart: the zone editor's saves
+    (handed over at once through `apply`) and any other edit of the file (seen by `run`, which compares the
+    file's sha256 every SITE_POLL_S). A new file that is not a valid site is logged and ignored; the service
+    keeps the site it has.
+
+    Only the cameras whose configuration (or hall) changed are restarted, with fresh analysis state:
+    their readers reconnect and their analyzers start over with the new zones. Cameras added to the site
+    start (`run`: at once; a worker: when its lease keeper gives it their leases), removed ones stop. A
+    change of the analytics, presence or ingest settings restarts every camera; a change of the detector
+    needs a restart of the service (logged)."""
+
+    def __init__(self, path: Path, site: SiteConfig, pipeline: Pipeline, pool: ConnectionPool, *,
+                 keeper: LeaseKeeper | None = None, on_site: Callable[[SiteConfig], None] | None = None,
+                 analyse_new: bool = True) -> None:
+        """`keeper`: a worker's, which decides which cameras it analyses; without one the pipeline analyses
+        the cameras it runs now and, when `analyse_new`, the cameras added to the site."""
+        self.path = path
+        self._analyse_new = analyse_new
+        self.site = site
+        self._pipeline = pipeline
+        self._pool = pool
+        self._keeper = keeper
+        self._on_site = on_site
+        self._lock = threading.Lock()
+        self._digest = self._read_digest()
+        self.reloads = 0
+
+    def _read_digest(self) -> str | None:
+        try:
+            return hashlib.sha256(self.path.read_bytes()).hexdigest()
+        except OSError:
+            return None
+
+    def poll(self) -> set[CameraKey]:
+        """Reload the file if its bytes changed; the cameras restarted."""
+        digest = self._read_digest()
+        if digest is None or digest == self._digest:
+            return set()
+        previous, self._digest = self._digest, digest
+        try:
+            site = load_site(self.path)
+        except ConfigError as exc:
+            log.error("the site file changed but is not valid; keeping the running site:\n%s", exc)
+            return set()
+        try:
+            return self.apply(site)
+        except BaseException:
+            self._digest = previous  # not applied (the database may be down): try again at the next poll
+            raise
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.wait(SITE_POLL_S):
+            try:
+                self.poll()
+            except Exception:  # a failed reload must not end the watch
+                log.exception("applying the changed site file failed")
+
+    def apply(self, site: SiteConfig) -> set[CameraKey]:
+        """Make `site` the running one; returns the cameras restarted (or started)."""
+        with self._lock:
+            old = self.site
+            if site == old:
+                return set()
+            if site.detector != old.detector:
+                log.warning("the site file's detector settings changed: restart the service to apply them")
+            self.site = site
+            with self._pool.connection(timeout=10.0) as conn:
+                sync_site(conn, site)
+            restarted = self._restart(old, site)
+            if self._on_site is not None:
+                self._on_site(site)
+            self.reloads += 1
+            log.info("site file applied: %d camera(s) restarted%s", len(restarted),
+                     f" ({', '.join('/'.join(k) for k in sorted(restarted))})" if restarted else "")
+            return restarted
+
+    def _restart(self, old: SiteConfig, new: SiteConfig) -> set[CameraKey]:
+        pipeline = self._pipeline
+        before = {(h.id, c.id): (h.model_copy(update={"cameras": []}), c) for h, c in old.cameras()}
+        after = {(h.id, c.id): (h.model_copy(update={"cameras": []}), c) for h, c in new.cameras()}
+        everything = (old.analytics, old.presence, old.ingest) != (new.analytics, new.presence, new.ingest)
+        changed = {key for key in before.keys() & after.keys() if everything or before[key] != after[key]}
+        added, removed = after.keys() - before.keys(), before.keys() - after.keys()
+        # The pipeline makes a camera's work afresh from its `work` entry whenever the camera starts; the
+        # entries change first, so that a camera started by anyone from here on starts with the new site.
+        # (A `Pipeline.update_site(site)` in pipeline/loop.py would own this.)
+        pipeline.site = new
+        halls = {h.id: h for h in new.halls}
+        for key in changed | added:
+            hall = halls[key[0]]
+            camera = next(c for c in hall.cameras if c.id == key[1])
+            pipeline.work[key] = pipeline._new_work(hall, camera)
+        if self._keeper is not None:
+            self._keeper.set_cameras(after)  # stops and releases the removed cameras
+            pipeline.set_cameras(self._keeper.held() - changed)
+            self._keeper.enforce()  # and starts the changed ones again
+        else:
+            running = set(pipeline.readers) - removed
+            pipeline.set_cameras(running - changed)
+            pipeline.set_cameras(running | (added if self._analyse_new else set()))
+        for key in removed:
+            pipeline.work.pop(key, None)
+        return changed | added
 
 
 def sample_writer(db: Database, data_dir: Path | None) -> SampleWriter:
@@ -49,8 +162,11 @@ def web_detector_config(config: DetectorConfig) -> DetectorConfig:
     return config.model_copy(update={"threads": max(1, (os.cpu_count() or 1) - 1)})
 
 
-def run_service(site: SiteConfig, *, host: str, port: int, data_dir: Path | None, analyse: bool = True) -> None:
-    """The web app, and unless `analyse` is off (when workers analyse the cameras), the pipeline."""
+def run_service(site: SiteConfig, *, host: str, port: int, data_dir: Path | None, analyse: bool = True,
+                site_path: Path | None = None) -> None:
+    """The web app, and unless `analyse` is off (when workers analyse the cameras), the pipeline. With
+    `site_path` (the file `site` was read from) the admins' zone editor may change that file, and every
+    change of it is applied without a restart (`SiteReloader`)."""
     detector = load_detector(web_detector_config(site.detector))  # fail fast on a bad model, before anything starts
     with open_database(data_dir=data_dir) as db:
         log.info("database: %s", db.safe_dsn)
@@ -77,6 +193,11 @@ def run_service(site: SiteConfig, *, host: str, port: int, data_dir: Path | None
         notifier.start()
         app = create_app(site, db.pool)
         app.state.overlay_hub = overlays
+        if site_path is not None:
+            reloader = SiteReloader(site_path, site, pipeline, db.pool, on_site=_web_site(app), analyse_new=analyse)
+            app.state.site_path = site_path
+            app.state.on_site_change = reloader.apply
+            threading.Thread(target=reloader.run, args=(stop,), name="site-reload", daemon=True).start()
         app.state.metrics_collectors = [AnalysisCollector(pipeline, writer)]  # beside the site's, on /metrics
         # log_config=None: uvicorn's records (tracebacks of failed requests among them) go to our
         # handler, which masks credentials, rather than to handlers of its own. proxy_headers=False:
@@ -93,8 +214,19 @@ def run_service(site: SiteConfig, *, host: str, port: int, data_dir: Path | None
             log.info("stopped; %d frames analysed, %d samples written", pipeline.frames_analysed, writer.written)
 
 
-def run_worker(site: SiteConfig, *, worker_id: str, data_dir: Path | None, timings: LeaseTimings) -> None:
-    """Analyse the cameras this worker holds leases on until SIGTERM or SIGINT, then release them."""
+def _web_site(app: Any) -> Callable[[SiteConfig], None]:
+    def use(site: SiteConfig) -> None:
+        app.state.site = site  # pages and the API read the site from here on every request
+        wall = getattr(app.state, "live_wall", None)
+        if wall is not None:  # the live wall's cameras and zone overlays follow
+            wall.update_site(site)
+    return use
+
+
+def run_worker(site: SiteConfig, *, worker_id: str, data_dir: Path | None, timings: LeaseTimings,
+               site_path: Path | None = None) -> None:
+    """Analyse the cameras this worker holds leases on until SIGTERM or SIGINT, then release them. With
+    `site_path`, changes of that file are applied without a restart (`SiteReloader`)."""
     detector = load_detector(site.detector)
     with open_database(data_dir=data_dir) as db:
         log.info("worker %s: database %s%s", worker_id, db.safe_dsn,
@@ -106,12 +238,15 @@ def run_worker(site: SiteConfig, *, worker_id: str, data_dir: Path | None, timin
         keeper = LeaseKeeper(db.pool, worker_id=worker_id, cameras=[(h.id, c.id) for h, c in site.cameras()],
                              apply=pipeline.set_cameras, timings=timings)
         metrics = serve_worker_metrics(site.metrics, AnalysisCollector(pipeline, writer))
+        reloader = SiteReloader(site_path, site, pipeline, db.pool, keeper=keeper) if site_path else None
         stop = threading.Event()
         previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
         analysis = threading.Thread(target=pipeline.run, args=(stop,), name="pipeline", daemon=True)
         leases = threading.Thread(target=keeper.run, args=(stop,), name="leases", daemon=True)
         analysis.start()
         leases.start()
+        if reloader is not None:  # its own thread: a reload waits for the database, fencing must not
+            threading.Thread(target=reloader.run, args=(stop,), name="site-reload", daemon=True).start()
         try:
             while not stop.wait(FENCE_TICK_S):
                 keeper.enforce()  # fencing does not wait for the database

@@ -101,6 +101,22 @@ class LiveWall:
         self._peers: dict[RTCPeerConnection, Peer] = {}
         self._poller: asyncio.Task[None] | None = None
 
+    @classmethod
+    def of_app(cls, app: Any) -> LiveWall:
+        """The app's wall, made on first use (on the app's event loop); the pipeline's
+        `app.state.overlay_hub` feeds its overlays."""
+        wall: LiveWall | None = getattr(app.state, "live_wall", None)
+        if wall is None:
+            wall = app.state.live_wall = cls(app.state.site, pool=app.state.pool,
+                                             overlay=getattr(app.state, "overlay_hub", None))
+        return wall
+
+    def update_site(self, site: SiteConfig) -> None:
+        """A changed site file (the zone editor, an edit on disk): cameras and their zones as it says from
+        the next request on. Open connections to a camera whose URL changed end when their viewers leave."""
+        cameras = {c.key: c for c in _cameras(site)}
+        self.site, self._cameras = site, cameras  # one assignment each: readers see the old or the new
+
     # -- cameras and shared streams ------------------------------------------------------------------
 
     def cameras(self) -> list[LiveCamera]:

@@ -50,12 +50,8 @@ nav = [NavItem(N_("Live wall"), "/live", order=10)]
 
 
 def live_wall(request: Request) -> LiveWall:
-    """The app's wall, made on first use; the pipeline's `app.state.overlay_hub` feeds its overlays."""
-    state = request.app.state
-    wall: LiveWall | None = getattr(state, "live_wall", None)
-    if wall is None:
-        wall = state.live_wall = LiveWall(state.site, pool=state.pool, overlay=getattr(state, "overlay_hub", None))
-    return wall
+    """The app's wall, made on first use."""
+    return LiveWall.of_app(request.app)
 
 
 async def live_viewers(request: Request) -> Viewers:

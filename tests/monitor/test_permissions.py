@@ -27,7 +27,7 @@ PUBLISHERS = frozenset({Role.admin, Role.inspector, Role.manager})
 PUBLIC = None
 WATCHERS = frozenset({Role.admin, Role.center_operator, Role.manager})
 MODULES = ("monitor.routes.auth", "monitor.routes.complaints", "monitor.routes.inspections", "monitor.routes.status",
-           "monitor.routes.center", "monitor.routes.reports")
+           "monitor.routes.center", "monitor.routes.reports", "monitor.routes.zones")
 
 POLICY: dict[str, frozenset[Role] | None] = {
     "login_page": PUBLIC, "login_submit": PUBLIC, "issue_token": PUBLIC, "read_health": PUBLIC,
@@ -51,9 +51,12 @@ POLICY: dict[str, frozenset[Role] | None] = {
     "change_inspection_status": PUBLISHERS, "status_submit": PUBLISHERS,
     "center_page": WATCHERS,
     "read_monthly_report": ALL, "download_report": ALL, "reports_page": ALL,  # each inside the reader's scope
+    "cameras_page": ADMIN, "zones_page": ADMIN, "read_cameras": ADMIN, "read_camera_zones": ADMIN,
+    "update_camera_zones": ADMIN, "test_camera_zones": ADMIN, "probe_camera_url": ADMIN, "create_camera": ADMIN,
 }
 # Routes that show one record of a hall: out of scope they answer 404.
-DETAIL = {"read_complaint", "complaint_page", "read_inspection", "inspection_page", "read_evidence_api"}
+DETAIL = {"read_complaint", "complaint_page", "read_inspection", "inspection_page", "read_evidence_api",
+          "zones_page", "read_camera_zones", "test_camera_zones"}
 
 
 def routes(app) -> list[tuple[str, str, str]]:
@@ -85,7 +88,7 @@ def records(app, pool: ConnectionPool) -> dict[str, str]:
     seed.post(f"/api/v1/inspections/{inspection}/visit", json={"carried_out_at": datetime.now(UTC).isoformat()})
     assert seed.post(f"/api/v1/inspections/{inspection}/status", json={"to": "published"}).status_code == 200
     return {"complaint_id": str(complaint), "inspection_id": str(inspection), "evidence_id": str(evidence),
-            "name": "nobody"}
+            "name": "nobody", "hall_id": "cc-nanguan", "camera_id": "cam1"}
 
 
 def fill(path: str, ids: dict[str, str]) -> str:
