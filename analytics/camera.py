@@ -99,15 +99,7 @@ class CameraAnalyzer:
         self._serving = {d.window: [q.id for q in queues if d.window in q.served_windows] or shared
                          for d in self._desks}
         self._view = ViewCheck(cfg.view)
-        e = cfg.events
-        self._events = EventBook({
-            EventKind.unstaffed_while_waiting: (e.unstaffed_after_s, e.clear_after_s),
-            EventKind.queue_over_limit: (e.queue_over_after_s, e.clear_after_s),
-            EventKind.wait_over_sla: (0.0, e.clear_after_s),
-            EventKind.camera_offline: (e.offline_after_s, e.clear_after_s),
-            EventKind.camera_obstructed: (e.view_after_s, e.clear_after_s),
-            EventKind.camera_moved: (e.view_after_s, e.clear_after_s),
-        })
+        self._events = EventBook.from_config(cfg.events)
         self._gap = True  # no frame analysed since the start or the last gap
 
     @classmethod

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Literal
 
+from core.config.analytics import EventsConfig
+
 
 class EventKind(StrEnum):
     unstaffed_while_waiting = "unstaffed_while_waiting"  # subject: window
@@ -78,6 +80,18 @@ class EventBook:
     def __init__(self, timings: dict[EventKind, tuple[float, float]]) -> None:
         self._timings = timings  # kind -> (open_after_s, clear_after_s)
         self._latches: dict[tuple[EventKind, str], EventLatch] = {}
+
+    @classmethod
+    def from_config(cls, e: EventsConfig) -> EventBook:
+        """The site's thresholds: each kind opens after its own time and clears after `clear_after_s`."""
+        return cls({
+            EventKind.unstaffed_while_waiting: (e.unstaffed_after_s, e.clear_after_s),
+            EventKind.queue_over_limit: (e.queue_over_after_s, e.clear_after_s),
+            EventKind.wait_over_sla: (0.0, e.clear_after_s),
+            EventKind.camera_offline: (e.offline_after_s, e.clear_after_s),
+            EventKind.camera_obstructed: (e.view_after_s, e.clear_after_s),
+            EventKind.camera_moved: (e.view_after_s, e.clear_after_s),
+        })
 
     def update(self, kind: EventKind, subject: str, active: bool | None, ts: float,
                details: dict[str, Any] | None = None) -> EventChange | None:

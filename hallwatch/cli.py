@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--site", type=Path, help="site file (default: the example site)")
     _add_serve_args(demo)
     demo.add_argument("--seed", type=int, default=7, help="simulator script seed")
+    from hallwatch.demo import add_history_args
+
+    add_history_args(demo)
     demo.set_defaults(func=cmd_demo)
 
     run = commands.add_parser("run", help="analyse the site's cameras and serve the web app")
@@ -143,19 +146,20 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from hallwatch.demo import demo_login
+    from hallwatch.demo import demo_login, demo_site_file, history_in_background
     from hallwatch.service import EXAMPLE_SITE, run_service, simulator_process
 
-    site_path = args.site or EXAMPLE_SITE
+    site_path = args.site or demo_site_file(args.data_dir, EXAMPLE_SITE)
     site = load_site(site_path)
     name, secret = demo_login(site, args.data_dir)
     if secret is not None:
         # The password stays in the file, not in the log: logs are shipped and kept.
         log.info("log in as %r with the password in %s", name, secret)
     truth_dir = Path(tempfile.mkdtemp(prefix="hallwatch-truth-"))
-    with simulator_process(site_path, truth_dir, args.seed):
+    with (simulator_process(site_path, truth_dir, args.seed),
+          history_in_background(site, args.data_dir, days=args.days, seed=args.seed, empty=args.empty)):
         log.info("simulated cameras are up; open http://%s:%d", args.host, args.port)
-        run_service(site, host=args.host, port=args.port, data_dir=args.data_dir)
+        run_service(site, host=args.host, port=args.port, data_dir=args.data_dir, site_path=site_path)
     return 0
 
 
