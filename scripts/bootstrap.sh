@@ -14,7 +14,7 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 
 # System packages: Debian's Python (for the GStreamer bindings), the GStreamer RTSP server used
-# by the camera simulator, the libraries opencv-python links to; for the tests, Chromium (browser tests)
+# by the camera simulator, the libraries opencv-python links to; for the tests, Chromium (browser tests),
 # a C toolchain with cmake (TimescaleDB is built from its vendored source, once per machine) and Prometheus
 # (promtool checks deploy/prometheus; a real Prometheus scrapes /metrics in tests/deploy).
 APT_PACKAGES=(python3 python3-venv python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
