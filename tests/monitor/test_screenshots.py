@@ -2,7 +2,7 @@
 demo's history (made by the live code paths, tools.demo_history): each page answers, runs without a script
 error, speaks the language asked for, and is kept as a screenshot in artifacts/screenshots/pages/ so that a
 reviewer sees every page as its users would. The pages are found by walking the app's routes, so a new page
-is shot without anyone listing it."""
+is shot without anyone listing it. And the header's language switch, driven in the browser."""
 
 from __future__ import annotations
 
@@ -118,3 +118,25 @@ def test_every_page_in_both_languages_at_desktop_and_phone_size(pool: Connection
                     shot += 1
                 context.close()
     assert shot == len(paths) * len(LANGUAGES) * len(SIZES)
+
+
+def test_the_language_switch_in_the_header_changes_the_page_and_is_remembered(pool: ConnectionPool, browser) -> None:
+    from monitor.app import create_app
+
+    add_user(pool, "switcher", "center_operator")
+    with serving(create_app(SITE, pool)) as base:  # the site's default is English (SITE)
+        page = browser.new_page()
+        page_login(page, base, "/alerts", "switcher")
+        assert page.get_attribute("html", "lang") == "en" and "Alerts" in page.inner_text(".topnav")
+        page.select_option("form.language select", "zh_CN")
+        page.wait_for_function("document.documentElement.lang === 'zh-CN'")
+        assert page.url == f"{base}/alerts" and "告警" in page.inner_text(".topnav")
+        page.close()
+        # Remembered for the user, not only in this browser: a new browser context signs in to Chinese.
+        fresh = browser.new_context().new_page()
+        page_login(fresh, base, "/alerts", "switcher")
+        assert fresh.get_attribute("html", "lang") == "zh-CN"
+        fresh.select_option("form.language select", "en")
+        fresh.wait_for_function("document.documentElement.lang === 'en'")
+        assert "Alerts" in fresh.inner_text(".topnav") and not HAN.search(" ".join(
+            fresh.locator(".topnav a").all_inner_texts()))
