@@ -128,15 +128,8 @@ class SiteReloader:
         everything = (old.analytics, old.presence, old.ingest) != (new.analytics, new.presence, new.ingest)
         changed = {key for key in before.keys() & after.keys() if everything or before[key] != after[key]}
         added, removed = after.keys() - before.keys(), before.keys() - after.keys()
-        # The pipeline makes a camera's work afresh from its `work` entry whenever the camera starts; the
-        # entries change first, so that a camera started by anyone from here on starts with the new site.
-        # (A `Pipeline.update_site(site)` in pipeline/loop.py would own this.)
-        pipeline.site = new
-        halls = {h.id: h for h in new.halls}
-        for key in changed | added:
-            hall = halls[key[0]]
-            camera = next(c for c in hall.cameras if c.id == key[1])
-            pipeline.work[key] = pipeline._new_work(hall, camera)
+        # Work first, so that a camera started by anyone from here on starts with the new site.
+        pipeline.update_site(new, changed | added)
         if self._keeper is not None:
             self._keeper.set_cameras(after)  # stops and releases the removed cameras
             pipeline.set_cameras(self._keeper.held() - changed)
@@ -145,8 +138,7 @@ class SiteReloader:
             running = set(pipeline.readers) - removed
             pipeline.set_cameras(running - changed)
             pipeline.set_cameras(running | (added if self._analyse_new else set()))
-        for key in removed:
-            pipeline.work.pop(key, None)
+        pipeline.forget(removed)
         return changed | added
 
 

@@ -157,6 +157,23 @@ class Pipeline:
         if stopped:
             threading.Thread(target=_stop_readers, args=(stopped,), name="ingest-stop", daemon=True).start()
 
+    def update_site(self, site: SiteConfig, cameras: Iterable[tuple[str, str]]) -> None:
+        """A changed site file: `site` from now on, and for `cameras` (changed or added) work made afresh
+        from it, used from their next start (a running one keeps its work until it is restarted)."""
+        keys = frozenset(cameras)
+        with self._lock:
+            self.site = site
+            for hall, camera in site.cameras():
+                if (hall.id, camera.id) in keys:
+                    self.work[(hall.id, camera.id)] = self._new_work(hall, camera)
+
+    def forget(self, cameras: Iterable[tuple[str, str]]) -> None:
+        """Drop the work of cameras the site no longer has; they must not be analysed any more."""
+        with self._lock:
+            for key in cameras:
+                if key not in self.readers:
+                    self.work.pop(key, None)
+
     def run(self, stop: threading.Event) -> None:
         with self._lock:
             self._running = True
