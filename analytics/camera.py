@@ -159,7 +159,7 @@ class CameraAnalyzer:
             patch = features.desks.get(desk.window) if features is not None else None
             evidence[desk.window] = desk.evidence.update(
                 patch, ts, detected=bool(at_desk.any()), desk_absent=desk.presence.reading.state is DeskState.absent,
-                citizens=citizens)
+                citizens=citizens, officers=detections.xyxy[at_desk])
             desk_people[desk.window] = int(at_desk.sum())
             desks[desk.window] = desk.presence.update(bool(at_desk.any()), ts, hold=evidence[desk.window].hold)
         e = cfg.events

@@ -8,10 +8,14 @@ covers (a citizen at the counter is not the officer):
 - against the thumbnail at the officer's last detection: nobody leaves without changing the zone;
 - against the previous frame: motion.
 
+Each comparison counts only over at least `min_visible` of the zone: a detection seen while citizens
+covered most of the desk says nothing about the pixels they hid (large people at the counter).
+
 The zone `holds` the desk present when it does not look like the empty desk and either still looks
 as at the last detection, moves, or differs from the empty desk; never longer than `hold_max_s`
 after the last detection (so a coat left on the chair cannot keep a window staffed all day). When
-citizens cover most of the zone the evidence keeps its last verdict, within the same limit."""
+citizens cover most of the zone, or most of where the officer was last seen, the evidence keeps its
+last verdict, within the same limit: the desk pixels around a hidden officer look empty."""
 
 from __future__ import annotations
 
@@ -42,12 +46,14 @@ class DeskEvidenceTracker:
         self._previous: tuple[np.ndarray, np.ndarray] | None = None
         self._last_detected: float | None = None
         self._hold = False
+        self._officer: np.ndarray | None = None  # zone pixels of the officer's box at the last detection
 
     def update(self, patch: ZonePatch | None, ts: float, *, detected: bool, desk_absent: bool,
-               citizens: np.ndarray) -> DeskEvidence:
+               citizens: np.ndarray, officers: np.ndarray | None = None) -> DeskEvidence:
         """`patch`: the zone in this frame (None: no pixels); `detected`: the officer was detected;
         `desk_absent`: the desk was absent before this frame; `citizens`: (N, 4) boxes of people
-        standing on the citizen side."""
+        standing on the citizen side; `officers`: (N, 4) boxes of the people detected at the desk
+        (None: not known, the whole zone counts as where the officer is)."""
         cfg = self.config
         if detected:
             self._last_detected = ts
@@ -59,19 +65,22 @@ class DeskEvidenceTracker:
         visible = float(valid.sum()) / max(1, int(patch.mask.sum()))
         motion = same = changed = None
         if self._previous is not None:
-            motion = masked_difference(patch.gray, self._previous[0], valid & self._previous[1])
+            motion = self._compare(patch, self._previous[0], valid & self._previous[1])
         if self._seen is not None:
-            same = masked_difference(patch.gray, self._seen[0], valid & self._seen[1])
+            same = self._compare(patch, self._seen[0], valid & self._seen[1])
         if self._empty is not None:
-            changed = masked_difference(patch.gray, self._empty, valid)
+            changed = self._compare(patch, self._empty, valid)
         self._previous = (patch.gray, valid)
         if detected:
             self._seen = (patch.gray, valid)
+            self._officer = None if officers is None or not len(officers) else patch.box_mask(officers) & patch.mask
+        officer_hidden = self._officer is not None and self._officer.any() and \
+            (valid & self._officer).sum() < cfg.min_visible * self._officer.sum()
 
         in_time = self._last_detected is not None and ts - self._last_detected <= cfg.hold_max_s
         if detected:
             self._hold = True
-        elif visible >= cfg.min_visible:
+        elif visible >= cfg.min_visible and not officer_hidden:
             looks_empty = changed is not None and changed < cfg.changed_threshold
             looks_as_seen = same is not None and same <= cfg.same_threshold
             moving = motion is not None and motion >= cfg.motion_threshold
@@ -88,6 +97,13 @@ class DeskEvidenceTracker:
         else:
             self._empty_since = None
         return DeskEvidence(self._hold, changed, same, motion, visible, self._empty is not None)
+
+    def _compare(self, patch: ZonePatch, reference: np.ndarray, valid: np.ndarray) -> float | None:
+        """The zone's difference from `reference` over `valid`; None when too little of the zone is
+        visible in both to tell."""
+        if valid.sum() < self.config.min_visible * max(1, int(patch.mask.sum())):
+            return None
+        return masked_difference(patch.gray, reference, valid)
 
     def _learn_empty(self, gray: np.ndarray, valid: np.ndarray) -> None:
         if self._empty is None:

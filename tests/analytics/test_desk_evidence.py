@@ -125,3 +125,35 @@ def test_covered_zone_keeps_its_verdict() -> None:
     covered = tracker.update(patch(1, False), T0 + 1, detected=False, desk_absent=False,
                              citizens=np.array([[0, 0, 500, 500]], np.float32))
     assert first.hold and covered.hold and covered.visible == 0.0
+
+
+def test_detection_behind_citizens_does_not_hold_the_desk_after_the_officer_left() -> None:
+    # Seen while a large citizen covered the officer's part of the zone: the uncovered strip is only
+    # desk, and it stays the same after the officer has gone, which is no sign that they are there.
+    tracker = DeskEvidenceTracker(DeskEvidenceConfig())
+    citizen = np.array([[0, 0, 400, 500]], np.float32)
+    seen = tracker.update(patch(0, True), T0, detected=True, desk_absent=False, citizens=citizen)
+    assert seen.hold and seen.visible < DeskEvidenceConfig().min_visible
+    later = [tracker.update(patch(t, False), T0 + t, detected=False, desk_absent=False, citizens=np.zeros((0, 4)))
+             for t in range(1, 6)]
+    assert [e.hold for e in later] == [False] * 5
+    assert later[0].same is None
+
+
+def test_officer_hidden_by_a_citizen_stays_present_until_the_desk_is_seen_empty() -> None:
+    # The citizen at the counter stands in front of the seated officer: the rest of the zone looks
+    # like the empty desk, which says nothing about the officer behind the citizen.
+    tracker = DeskEvidenceTracker(DeskEvidenceConfig())
+    none = np.zeros((0, 4), np.float32)
+    for t in range(12):
+        tracker.update(patch(t, False), T0 + t, detected=False, desk_absent=True, citizens=none)
+    seen = tracker.update(patch(12, True), T0 + 12, detected=True, desk_absent=True, citizens=none,
+                          officers=np.array([OFFICER], np.float32))
+    assert seen.empty_learned and seen.hold
+    in_front = np.array([[140.0, 90.0, 360.0, 700.0]], np.float32)
+    hidden = [tracker.update(patch(t, True), T0 + t, detected=False, desk_absent=False, citizens=in_front)
+              for t in range(13, 21)]
+    assert all(e.hold for e in hidden) and min(e.visible for e in hidden) > DeskEvidenceConfig().min_visible
+    gone = [tracker.update(patch(t, False), T0 + t, detected=False, desk_absent=False, citizens=none)
+            for t in range(21, 25)]
+    assert not any(e.hold for e in gone)
