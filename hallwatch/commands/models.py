@@ -18,8 +18,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--imgsz", type=int, nargs=2, default=[384, 640], metavar=("HEIGHT", "WIDTH"),
                         help="fixed input size; 384 640 suits 16:9 frames (default: %(default)s)")
     export.set_defaults(func=cmd_models_export)
-    prepare = sub.add_parser("prepare", help="load the site's detector once, building what it needs (the int8 "
-                                             "model, about a minute) so that the first start is fast")
+    prepare = sub.add_parser("prepare", help="load the site's detector once, building what it needs (an int8 "
+                                             "model, about a minute, for the models that have one) so that "
+                                             "the first start is fast")
     prepare.add_argument("--site", type=Path, help="site file (default: its detector settings' defaults)")
     prepare.set_defaults(func=cmd_models_prepare)
 
@@ -57,5 +58,5 @@ def cmd_models_prepare(args: argparse.Namespace) -> int:
 
     config = load_site(args.site).detector if args.site is not None else DetectorConfig()
     detector = load_detector(config)
-    print(f"detector ready: {getattr(detector, 'path', type(detector).__name__)} ({config.precision.value})")
+    print(f"detector ready: {getattr(detector, 'path', type(detector).__name__)}")  # the int8 build's name ends -int8
     return 0

