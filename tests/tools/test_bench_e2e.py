@@ -15,7 +15,7 @@ import pytest
 from core.errors import HallwatchError
 from tests.fix_sites import REPO
 from tools.bench.pipeline import Cameras
-from tools.bench.soak import DISRUPTION_S, Series, missing_in_gaps
+from tools.bench.soak import DISRUPTION_S, Series, gaps, missing_in_gaps, unexplained_gaps
 from tools.bench.trial import bench_site
 
 
@@ -30,6 +30,18 @@ def test_missing_analyses_are_counted_in_gaps_and_given_to_the_event_before() ->
     assert found == {"after database kill -9": 10, "elsewhere": 5}
     # Nothing at all: every interval but one is missing, and none is an event's.
     assert missing_in_gaps([], start, end, [], 1.0) == {"elsewhere": 199}
+
+
+def test_unexplained_gaps_say_how_long_where_and_when() -> None:
+    start, end = 1000.0, 1200.0
+    steady = [start + 0.3 + i for i in range(200)]
+    one = [t for t in steady if not 1020 <= t < 1022 and not 1130 <= t < 1142]  # 3 s and 13 s gaps
+    two = [t for t in steady if not 1070 <= t < 1074 and not 1075 <= t < 1077]   # 5 s, and 3 s after a kill
+    found = unexplained_gaps({"one": gaps(one, start, end, [], 1.0),
+                              "two": gaps(two, start, end, [("worker kill -9", 1074.5)], 1.0),
+                              "three": gaps(steady, start, end, [], 1.0)}, start)
+    assert found == {"gaps": 3, "by_length": {"3 s": 1, "4-5 s": 1, "6-10 s": 0, "over 10 s": 1}, "cameras": 2,
+                     "per_minute": [1, 1, 1]}
 
 
 def test_series_report_first_last_max_and_the_slope_of_the_last_run() -> None:

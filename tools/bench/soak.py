@@ -83,20 +83,47 @@ def _slope(ts: list[float], values: list[float]) -> float | None:
     return round(float(np.polyfit(np.asarray(ts), np.asarray(values), 1)[0]) * 3600, 2)
 
 
-def missing_in_gaps(times: list[float], start: float, end: float, events: list[tuple[str, float]],
-                    interval: float) -> dict[str, int]:
-    """Analyses missing from one camera's analysed instants in [start, end): in every gap longer than two
-    intervals, one per interval after the first; by the event whose minute the gap starts in (from an
-    interval before it), else "elsewhere"."""
-    missing: dict[str, int] = {}
+def gaps(times: list[float], start: float, end: float, events: list[tuple[str, float]],
+         interval: float) -> list[tuple[str, float, float]]:
+    """One camera's gaps longer than two intervals in its analysed instants in [start, end), as
+    (owner, from, to): the event whose minute the gap starts in (from an interval before it), else
+    "elsewhere"."""
+    found = []
     stamps = [start, *sorted(times), end]
     for a, b in zip(stamps, stamps[1:], strict=False):
         if b - a <= 2 * interval:
             continue
         owner = next((name for name, ts in reversed(events) if ts - interval <= a < ts + DISRUPTION_S), None)
-        key = f"after {owner}" if owner else "elsewhere"
+        found.append((f"after {owner}" if owner else "elsewhere", a, b))
+    return found
+
+
+def missing_in_gaps(times: list[float], start: float, end: float, events: list[tuple[str, float]],
+                    interval: float) -> dict[str, int]:
+    """Analyses missing from one camera's analysed instants in [start, end): in every gap longer than two
+    intervals, one per interval after the first, by the gap's owner (`gaps`)."""
+    missing: dict[str, int] = {}
+    for key, a, b in gaps(times, start, end, events, interval):
         missing[key] = missing.get(key, 0) + round((b - a) / interval) - 1
     return missing
+
+
+def unexplained_gaps(per_camera: dict[str, list[tuple[str, float, float]]], start: float) -> dict[str, Any]:
+    """The gaps no disruption explains: how many, how long, on how many cameras, and when (per
+    minute of the run), to tell a loaded box (short gaps everywhere) from a failing stream."""
+    bins = {"3 s": (2.0, 3.5), "4-5 s": (3.5, 5.5), "6-10 s": (5.5, 10.5), "over 10 s": (10.5, float("inf"))}
+    lengths: dict[str, int] = dict.fromkeys(bins, 0)
+    per_minute: dict[int, int] = {}
+    cameras = 0
+    for found in per_camera.values():
+        mine = [(a, b) for owner, a, b in found if owner == "elsewhere"]
+        cameras += bool(mine)
+        for a, b in mine:
+            lengths[next(k for k, (lo, hi) in bins.items() if lo < b - a <= hi)] += 1
+            minute = int((a - start) // 60)
+            per_minute[minute] = per_minute.get(minute, 0) + 1
+    return {"gaps": sum(lengths.values()), "by_length": lengths, "cameras": cameras,
+            "per_minute": [per_minute.get(m, 0) for m in range(max(per_minute, default=-1) + 1)]}
 
 
 def _sample(pids: list[int]) -> tuple[float, int, int] | None:
@@ -247,6 +274,8 @@ class Soak:
             seen.setdefault(hall_id, []).append(float(ts))
         events = [(e["event"], e["ts"]) for e in self.events]
         missing = {"after " + name: 0 for name, _ in events} | {"elsewhere": 0}
+        every_gap = {hall: gaps(seen.get(hall, []), start, end, events, 1.0 / ANALYSIS_FPS)
+                     for hall, _ in fleet.cameras}
         for hall, _ in fleet.cameras:
             for owner, lost in missing_in_gaps(seen.get(hall, []), start, end, events, 1.0 / ANALYSIS_FPS).items():
                 missing[owner] += lost
@@ -263,6 +292,7 @@ class Soak:
             "clip": self.clip.describe(),
             "analyses_expected": expected, "analyses_stored": len(rows), "unknown_instants": int(unknown),
             "stored_share": round(len(rows) / max(1, expected), 4), "missing_seconds": missing,
+            "unexplained_gaps": unexplained_gaps(every_gap, start),
             "events": self.events, "processes_sampled": [s.report() for s in self.series.values()],
             "worker_cpu_cores": round((cpu1[0] - cpu0[0]) / wall, 3),
             "db_cpu_cores": round((cpu1[1] - cpu0[1]) / wall, 3),
@@ -288,6 +318,7 @@ def summary(report: dict[str, Any]) -> str:
              f"analyses stored {report['analyses_stored']} of {report['analyses_expected']} expected "
              f"({100 * report['stored_share']:.2f} %); analyses missing in gaps: "
              + ", ".join(f"{k} {v}" for k, v in report["missing_seconds"].items()),
+             "gaps no disruption explains: " + json.dumps(report["unexplained_gaps"]),
              "events: " + "; ".join(f"{e['event']} at {e['at_s']:.0f} s, every camera back after "
                                     f"{e['all_cameras_back_after_s']} s" for e in report["events"]),
              f"CPU: workers {report['worker_cpu_cores']} cores, database {report['db_cpu_cores']} cores",
