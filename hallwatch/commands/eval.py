@@ -32,8 +32,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     detector = {key: value for key, value in (("model", args.model), ("input_side", args.input_side),
                                                ("mode", args.mode)) if value is not None}
     report = evaluate(clips, progress=not args.no_progress, detector=detector)
-    report = {"dataset": str(args.dataset), "subset": args.subset, "detector": {k: str(v) if isinstance(v, Path) else v for k, v in detector.items()},
-              **report}
+    shown = {key: str(value) if isinstance(value, Path) else value for key, value in detector.items()}
+    report = {"dataset": str(args.dataset), "subset": args.subset, "detector": shown, **report}
     if args.json:
         print(json.dumps(report, indent=2))
     else:
