@@ -63,7 +63,7 @@ class QueueConfig(Strict):
                                               "frames (1: each frame's own count)")
     smoothing_s: float = Field(default=3.0, ge=0.0, le=600.0,
                                description="...of the frames at most this many seconds older than the newest")
-    hold_step: float = Field(default=0.0, ge=0.0, le=10.0,
+    hold_step: float = Field(default=0.75, ge=0.0, le=10.0,
                              description="a person in the zone in the previous analysed frame, more than this "
                                          "many box heights from its edges, with no foot point within one box "
                                          "height now, is a missed detection and still counted for this frame "
