@@ -16,7 +16,8 @@ echo "== pytest"
 # the same machine would otherwise delete this run's embedded PostgreSQL from under it.
 basetemp=$(mktemp -d /tmp/hallwatch-pytest-XXXXXX)
 set +e
-"$BIN/python" -m pytest --basetemp="$basetemp" "$@"
+# --durations: every log shows the slowest tests and fixture set-ups (the suite must stay within CI's time).
+"$BIN/python" -m pytest --basetemp="$basetemp" --durations=40 --durations-min=1 "$@"
 status=$?
 set -e
 [ "$status" -eq 0 ] && rm -rf "$basetemp"
