@@ -74,8 +74,8 @@ class DeskEvidenceTracker:
         if detected:
             self._seen = (patch.gray, valid)
             self._officer = None if officers is None or not len(officers) else patch.box_mask(officers) & patch.mask
-        officer_hidden = self._officer is not None and self._officer.any() and \
-            (valid & self._officer).sum() < cfg.min_visible * self._officer.sum()
+        officer_hidden = (self._officer is not None and self._officer.any()
+                          and (valid & self._officer).sum() < cfg.min_visible * self._officer.sum())
 
         in_time = self._last_detected is not None and ts - self._last_detected <= cfg.hold_max_s
         if detected:

@@ -15,7 +15,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--clip", nargs="+", metavar="ID", help="only these clips")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    parser.add_argument("--model", type=Path, help="run this detector instead of each clip's own: a registered id "
+    parser.add_argument("--model", help="run this detector instead of each clip's own: a registered id "
                                                    "(`hallwatch models list`) or an ONNX file")
     parser.add_argument("--input-side", type=int, help="the detector input's longer side (detector.input_side)")
     parser.add_argument("--mode", choices=["frame", "zones"], help="whole frame or zone crops (detector.mode)")
@@ -32,8 +32,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     detector = {key: value for key, value in (("model", args.model), ("input_side", args.input_side),
                                                ("mode", args.mode)) if value is not None}
     report = evaluate(clips, progress=not args.no_progress, detector=detector)
-    shown = {key: str(value) if isinstance(value, Path) else value for key, value in detector.items()}
-    report = {"dataset": str(args.dataset), "subset": args.subset, "detector": shown, **report}
+    report = {"dataset": str(args.dataset), "subset": args.subset, "detector": detector, **report}
     if args.json:
         print(json.dumps(report, indent=2))
     else:

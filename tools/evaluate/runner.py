@@ -17,7 +17,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tools.evaluate.dataset import Clip
@@ -219,7 +218,7 @@ def no_harm(scores: dict[str, Any], plain: dict[str, Any] | None) -> bool | None
 
 def evaluate(clips: list[Clip], *, progress: bool = True, detector: dict[str, Any] | None = None) -> dict[str, Any]:
     """Analyse and score every clip; the report `hallwatch eval --json` prints. `detector`: fields of
-    `detector` in every clip's site file to replace (e.g. `{"model": Path("yolov8n-coco")}`)."""
+    `detector` in every clip's site file to replace, as the site file spells them (e.g. `{"model": "yolov8n-coco"}`)."""
     from tqdm import tqdm
 
     from core.config import SiteConfig, load_site
@@ -229,7 +228,7 @@ def evaluate(clips: list[Clip], *, progress: bool = True, detector: dict[str, An
         if not detector:
             return site
         raw = site.model_dump(mode="json")
-        raw["detector"] = {**raw["detector"], **{k: str(v) if isinstance(v, Path) else v for k, v in detector.items()}}
+        raw["detector"] = {**raw["detector"], **detector}
         return SiteConfig.model_validate(raw)
 
     started = time.monotonic()
