@@ -753,9 +753,9 @@ def test_reports_sent_through_the_channels(app, pool: ConnectionPool, month: Non
     assert staff.get(f"/reports/monthly?month={MONTH}&unit=province&format=pdf").status_code == 403
 
 
-def test_cli_makes_a_report_as_a_user_sees_it(month: None, fresh_dsn: str, tmp_path, monkeypatch,
+def test_cli_makes_a_report_as_a_user_sees_it(month: None, site_dsn: str, tmp_path, monkeypatch,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv(DATABASE_URL_ENV, fresh_dsn)
+    monkeypatch.setenv(DATABASE_URL_ENV, site_dsn)
     out = tmp_path / "nanguan.xlsx"
     assert hallwatch(["reports", "make", "--site", str(EXAMPLE_SITE), "--as", "staff", "--month", MONTH,
                       "--format", "xlsx", "--lang", "en", "--out", str(out)]) == 0
@@ -777,14 +777,14 @@ def test_reports_api_survives_any_input(app, people: None, who: str) -> None:
         "GET /api/v1/reports/monthly"]
 
 
-def test_cli_sends_last_months_reports(month: None, fresh_dsn: str, tmp_path, monkeypatch, webhook,
+def test_cli_sends_last_months_reports(month: None, site_dsn: str, tmp_path, monkeypatch, webhook,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     url, bodies = webhook
     site = yaml.safe_load(EXAMPLE_SITE.read_text())
     site["notify"] = {"base_url": "https://hallwatch.example", "channels": [
         {"id": "center", "kind": "webhook", "url": f"{url}/hook", "scopes": [f"hall/{HALL}"], "locale": "en"},
         {"id": "it-desk", "kind": "webhook", "url": f"{url}/it", "kinds": ["camera_offline"]}]}
-    monkeypatch.setenv(DATABASE_URL_ENV, fresh_dsn)
+    monkeypatch.setenv(DATABASE_URL_ENV, site_dsn)
     site_file = write_site(tmp_path / "site.yaml", site)
     assert hallwatch(["reports", "send", "--site", str(site_file), "--month", MONTH]) == 0
     assert capsys.readouterr().out.splitlines() == [f"{MONTH} hall/{HALL} -> center: sent"]

@@ -15,12 +15,12 @@ from tests.fix_auth import add_user, api_client
     "UPDATE audit_log SET action = 'nothing'", "DELETE FROM audit_log", "TRUNCATE audit_log",
 ])
 @pytest.mark.parametrize("as_service", [False, True])
-def test_audit_rows_cannot_be_changed(pool: ConnectionPool, fresh_dsn: str, statement: str, as_service: bool) -> None:
+def test_audit_rows_cannot_be_changed(pool: ConnectionPool, site_dsn: str, statement: str, as_service: bool) -> None:
     """The owner meets the trigger; the service's role (what `pool` logs in as) has no such privilege."""
     user = add_user(pool, "root", "admin")
     with pool.connection() as conn:
         audit(conn, user=user, action="complaint.create", subject="complaint/1", details={"n": 1})
-    with pool.connection() if as_service else psycopg.connect(fresh_dsn) as conn:
+    with pool.connection() if as_service else psycopg.connect(site_dsn) as conn:
         if as_service:
             conn.execute("INSERT INTO audit_log (action, subject) VALUES ('app.insert', 'x')")  # appending is fine
         with pytest.raises(psycopg.errors.InsufficientPrivilege) as raised:

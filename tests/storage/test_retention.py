@@ -28,9 +28,9 @@ HALL = "cc-nanguan"
 
 
 @pytest.fixture
-def owner(pool: ConnectionPool, fresh_dsn: str) -> Iterator[psycopg.Connection]:
+def owner(site_dsn: str) -> Iterator[psycopg.Connection]:
     """The owner of the tables (retention changes them), on `pool`'s database, in autocommit mode."""
-    with psycopg.connect(fresh_dsn, autocommit=True) as conn:
+    with psycopg.connect(site_dsn, autocommit=True) as conn:
         yield conn
 
 
@@ -220,8 +220,8 @@ def test_rows_stored_before_the_migration_are_kept_and_later_dropped_whole(fresh
             assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
 
 
-def test_the_scheduler_applies_retention_until_stopped(pool: ConnectionPool, fresh_dsn: str) -> None:
-    scheduler = RetentionScheduler(fresh_dsn, CONFIG)
+def test_the_scheduler_applies_retention_until_stopped(site_dsn: str) -> None:
+    scheduler = RetentionScheduler(site_dsn, CONFIG)
     stop = threading.Event()
     thread = threading.Thread(target=scheduler.run, args=(stop,), name="retention")
     thread.start()
@@ -237,20 +237,20 @@ def test_the_scheduler_applies_retention_until_stopped(pool: ConnectionPool, fre
     assert broken.tick() is None and broken.failures == 1
 
 
-def test_hallwatch_db_prune_applies_the_site_retention(pool: ConnectionPool, fresh_dsn: str, tmp_path: Path,
+def test_hallwatch_db_prune_applies_the_site_retention(site_dsn: str, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     from hallwatch.cli import main
 
-    with psycopg.connect(fresh_dsn, autocommit=True) as conn:
+    with psycopg.connect(site_dsn, autocommit=True) as conn:
         now = utc_now(conn)
         copy_samples(conn, samples(now - timedelta(days=20)))  # no partition that old: the default one
     site = write_site(tmp_path / "site.yaml", site_with_port(8554, retention={"raw_days": 14}))
-    monkeypatch.setenv("HALLWATCH_DATABASE_URL", fresh_dsn)
+    monkeypatch.setenv("HALLWATCH_DATABASE_URL", site_dsn)
     assert main(["db", "prune", "--site", str(site)]) == 0
     out = capsys.readouterr().out
     assert "(plain)" in out and "about 3 rows deleted" in out
-    with psycopg.connect(fresh_dsn) as conn:
+    with psycopg.connect(site_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM desk_sample").fetchone() == (0,)
 
 
