@@ -16,8 +16,11 @@ echo "== pytest"
 # the same machine would otherwise delete this run's embedded PostgreSQL from under it.
 basetemp=$(mktemp -d /tmp/hallwatch-pytest-XXXXXX)
 set +e
-# --durations: every log shows the slowest tests and fixture set-ups (the suite must stay within CI's time).
-"$BIN/python" -m pytest --basetemp="$basetemp" --durations=40 --durations-min=1 "$@"
+# Two workers (HALLWATCH_TEST_WORKERS), each with its own embedded PostgreSQL, a test file at a time: much of
+# the suite waits on streams, browsers and servers, so two share 2 cores well. --durations: every log shows the
+# slowest tests and fixture set-ups (the suite must stay within CI's time).
+"$BIN/python" -m pytest --basetemp="$basetemp" --numprocesses="${HALLWATCH_TEST_WORKERS:-2}" --dist=loadfile \
+  --durations=40 --durations-min=1 "$@"
 status=$?
 set -e
 [ "$status" -eq 0 ] && rm -rf "$basetemp"

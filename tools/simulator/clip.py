@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import fcntl
 import hashlib
 import json
 import logging
@@ -194,19 +195,30 @@ def default_cache_dir() -> Path:
 def realistic_clips(settings: Realistic, cache_dir: Path | None = None) -> tuple[Clip, Clip | None]:
     """The realistic main clip (and sub-stream clip), from the cache when it has them."""
     settings.check()
-    path = cache_dir / f"realistic-{settings.key()}.npz" if cache_dir is not None else None
-    if path is not None and path.is_file():
-        try:
-            return _load_clips(path, settings)
-        except (OSError, ValueError, KeyError) as exc:
-            logger.warning("%s: unreadable cached clip (%s); encoding again", path, exc)
+    if cache_dir is None:
+        main, sub = _encoded(settings)
+        return main, sub if settings.substream else None
+    path = cache_dir / f"realistic-{settings.key()}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # One process encodes (minutes) while others wanting the same clip wait for it: parallel test
+    # workers and benches share the cache.
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.is_file():
+            try:
+                return _load_clips(path, settings)
+            except (OSError, ValueError, KeyError) as exc:
+                logger.warning("%s: unreadable cached clip (%s); encoding again", path, exc)
+        main, sub = _encoded(settings)
+        _save_clips(path, main, sub)
+    return main, sub if settings.substream else None
+
+
+def _encoded(settings: Realistic) -> tuple[Clip, Clip]:
     started = time.monotonic()
     main, sub = encode_realistic(settings)
     logger.info("encoded the realistic clip in %.0f s", time.monotonic() - started)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _save_clips(path, main, sub)
-    return main, sub if settings.substream else None
+    return main, sub
 
 
 def encode_realistic(settings: Realistic) -> tuple[Clip, Clip]:
