@@ -28,6 +28,9 @@ def test_missing_analyses_are_counted_in_gaps_and_given_to_the_event_before() ->
     found = missing_in_gaps(times, start, end, [("database kill -9", 1050.0)], 1.0)
     assert 1150 > 1050 + DISRUPTION_S
     assert found == {"after database kill -9": 10, "elsewhere": 5}
+    # A worker killed at 1100 had not written its last 4 s: the gap spans the kill, so it is the kill's.
+    times = [t for t in steady if not 1096 <= t < 1120]
+    assert missing_in_gaps(times, start, end, [("worker kill -9", 1100.0)], 1.0) == {"after worker kill -9": 24}
     # Nothing at all: every interval but one is missing, and none is an event's.
     assert missing_in_gaps([], start, end, [], 1.0) == {"elsewhere": 199}
 

@@ -12,8 +12,9 @@ operation inside it, and whether anything leaked or was lost.
   max and a least-squares slope per hour over the samples of its last incarnation.
 - Nothing lost: analysed instants stored in `desk_sample` (rows whose desks were seen) against the
   instants expected (cameras x seconds x analysis rate), and the analyses missing in each camera's
-  gaps (longer than two intervals), split into gaps that start within a minute after a disruption
-  (expected: streams reconnect, a killed worker's leases expire) and the rest (expected: none). Rows
+  gaps (longer than two intervals), split into gaps that span a disruption or start within a minute
+  after it (expected: streams reconnect, a killed worker's leases expire and the rows it held are lost)
+  and the rest (expected: none). Rows
   made while the database was down must arrive from the spool: gaps after the database kill say
   whether they did.
 """
@@ -86,14 +87,15 @@ def _slope(ts: list[float], values: list[float]) -> float | None:
 def gaps(times: list[float], start: float, end: float, events: list[tuple[str, float]],
          interval: float) -> list[tuple[str, float, float]]:
     """One camera's gaps longer than two intervals in its analysed instants in [start, end), as
-    (owner, from, to): the event whose minute the gap starts in (from an interval before it), else
-    "elsewhere"."""
+    (owner, from, to): the event the gap spans (a killed worker loses the rows it had not written yet,
+    so its cameras' gaps start before the kill) or whose minute the gap starts in, else "elsewhere"."""
     found = []
     stamps = [start, *sorted(times), end]
     for a, b in zip(stamps, stamps[1:], strict=False):
         if b - a <= 2 * interval:
             continue
-        owner = next((name for name, ts in reversed(events) if ts - interval <= a < ts + DISRUPTION_S), None)
+        owner = next((name for name, ts in reversed(events) if a < ts < b or ts - interval <= a < ts + DISRUPTION_S),
+                     None)
         found.append((f"after {owner}" if owner else "elsewhere", a, b))
     return found
 
