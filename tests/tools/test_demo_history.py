@@ -5,6 +5,7 @@ seed giving the same history, and `--empty` seeding nothing."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
@@ -33,7 +34,7 @@ from tests.fix_db import new_database, site_pool
 from tests.fix_sites import SITE
 from tools.demo_history import MARK, demo_seeded, seed_history
 
-DAYS = 3
+DAYS = 7  # a week: five working days whatever the weekday NOW falls on (three days around a weekend hold one)
 # A fixed end, so that two seedings can be compared; the current hour, so that "planned" means the future.
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 
@@ -107,9 +108,10 @@ def test_covert_plans_stay_hidden_from_the_halls_they_are_about(seeded: Connecti
 
 
 def test_scorecards_differ_between_halls_and_windows(seeded: ConnectionPool) -> None:
-    month_of = (NOW - timedelta(days=1)).astimezone(SITE.scorecards.tz)
+    working = Counter((day.year, day.month) for day in local_days() if day.weekday() < 5)
+    (year, month), _ = working.most_common(1)[0]  # the month that holds most of the history's working days
     with seeded.connection() as conn:
-        cards = monthly_scorecards(conn, scope=Scope.parse("province"), month=Month(month_of.year, month_of.month),
+        cards = monthly_scorecards(conn, scope=Scope.parse("province"), month=Month(year, month),
                                    config=SITE.scorecards)
     halls = [row.score.points for row in cards.table(Level.hall)]
     windows = [row.score.points for row in cards.table(Level.window)]
@@ -140,9 +142,11 @@ def test_trends_have_points_for_every_day(seeded: ConnectionPool) -> None:
 
 
 def local_days() -> list[date]:
-    """The local days the history covers: `DAYS` before the day of `NOW`, and that day up to `NOW`."""
-    today = NOW.astimezone(SITE.scorecards.tz).date()
-    return [today - timedelta(days=n) for n in range(DAYS, -1, -1)]
+    """The local days the history covers: `DAYS` before the day of `NOW`, and that day up to `NOW` unless
+    `NOW` is its midnight."""
+    local = NOW.astimezone(SITE.scorecards.tz)
+    today = local.date()
+    return [today - timedelta(days=n) for n in range(DAYS, -1 if local.time() > time() else 0, -1)]
 
 
 def test_samples_for_every_window_queue_and_camera_on_every_day(seeded: ConnectionPool) -> None:
