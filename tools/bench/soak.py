@@ -14,9 +14,8 @@ operation inside it, and whether anything leaked or was lost.
   instants expected (cameras x seconds x analysis rate), and the analyses missing in each camera's
   gaps (longer than two intervals), split into gaps that span a disruption or start within a minute
   after it (expected: streams reconnect, a killed worker's leases expire and the rows it held are lost)
-  and the rest (expected: none). Rows
-  made while the database was down must arrive from the spool: gaps after the database kill say
-  whether they did.
+  and the rest (expected: none). Rows made while the database was down must arrive from the spool:
+  gaps after the database kill say whether they did.
 """
 
 from __future__ import annotations

@@ -195,9 +195,11 @@ def default_cache_dir() -> Path:
 def realistic_clips(settings: Realistic, cache_dir: Path | None = None) -> tuple[Clip, Clip | None]:
     """The realistic main clip (and sub-stream clip), from the cache when it has them."""
     settings.check()
-    if cache_dir is None:
-        main, sub = _encoded(settings)
-        return main, sub if settings.substream else None
+    main, sub = _encoded(settings) if cache_dir is None else _cached(settings, cache_dir)
+    return main, sub if settings.substream else None
+
+
+def _cached(settings: Realistic, cache_dir: Path) -> tuple[Clip, Clip | None]:
     path = cache_dir / f"realistic-{settings.key()}.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
     # One process encodes (minutes) while others wanting the same clip wait for it: parallel test
@@ -211,7 +213,7 @@ def realistic_clips(settings: Realistic, cache_dir: Path | None = None) -> tuple
                 logger.warning("%s: unreadable cached clip (%s); encoding again", path, exc)
         main, sub = _encoded(settings)
         _save_clips(path, main, sub)
-    return main, sub if settings.substream else None
+        return main, sub
 
 
 def _encoded(settings: Realistic) -> tuple[Clip, Clip]:
