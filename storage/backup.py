@@ -18,6 +18,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from core.errors import DatabaseError
 from core.redact import redact_text
+from storage.migrate import APP_ROLE, ensure_role
 
 
 def pg_tool(name: str) -> Path:
@@ -52,8 +53,7 @@ def restore(owner_dsn: str, source: Path, *, timeout_s: float = 3600.0) -> None:
     if not source.is_file():
         raise DatabaseError(f"{source}: no such backup file")
     with psycopg.connect(owner_dsn, autocommit=True) as conn:  # grants in the dump name this role
-        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'hallwatch_app'").fetchone():
-            conn.execute("CREATE ROLE hallwatch_app NOLOGIN")
+        ensure_role(conn, APP_ROLE)
     # pg_restore --clean cannot drop a partition's primary key (it is the partitioned table's, inherited): it
     # writes the SQL instead, and psql runs it in one transaction after dropping the partitioned tables (with
     # their partitions), so a failed restore still changes nothing.

@@ -7,7 +7,11 @@ DECLARE
   relation regclass;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'hallwatch_app') THEN
-    CREATE ROLE hallwatch_app NOLOGIN;
+    BEGIN
+      CREATE ROLE hallwatch_app NOLOGIN;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN
+      NULL;  -- made at the same moment for another database of this cluster
+    END;
   END IF;
   FOR relation IN
     SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 import psycopg
+from psycopg import errors, sql
 from psycopg_pool import ConnectionPool
 
 from core.errors import DatabaseError
@@ -17,7 +18,8 @@ from core.errors import DatabaseError
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
-_LOCK_KEY = 0x68616C6C  # "hall"
+_LOCK_KEY = 0x68616C6C  # "hall"; advisory locks are per database, roles are per cluster
+APP_ROLE = "hallwatch_app"  # what the service may do (grants.sql); its login is a member
 
 
 @dataclass(frozen=True)
@@ -83,3 +85,17 @@ def _apply(conn: psycopg.Connection, upto: int | None) -> list[Migration]:
         conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
         conn.autocommit = False
     return applied_now
+
+
+def ensure_role(conn: psycopg.Connection, name: str, attributes: str = "NOLOGIN") -> None:
+    """Create the role `name` with `attributes` unless it exists. Roles belong to the whole cluster, so
+    two databases of one cluster set up at once (two sites, two test workers) may both find it missing;
+    the later CREATE then fails on the role's unique name, and the role is there, as wanted (migration
+    010 and grants.sql do the same in SQL)."""
+    if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone():
+        return
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("CREATE ROLE {} ").format(sql.Identifier(name)) + sql.SQL(attributes))
+    except (errors.DuplicateObject, errors.UniqueViolation):
+        pass

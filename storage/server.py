@@ -29,6 +29,7 @@ from psycopg_pool import ConnectionPool
 
 from core.errors import DatabaseError
 from core.redact import redact_text, redact_url
+from storage.migrate import APP_ROLE, ensure_role
 
 log = logging.getLogger(__name__)
 
@@ -113,11 +114,9 @@ def service_login(owner_dsn: str) -> str:
     as the embedded server's superuser is; the server must let it log in, as the embedded one's
     local socket does)."""
     with psycopg.connect(owner_dsn, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'hallwatch_app'").fetchone():
-            conn.execute("CREATE ROLE hallwatch_app NOLOGIN")  # as migration 010 would
-        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (SERVICE_ROLE,)).fetchone():
-            conn.execute(f"CREATE ROLE {SERVICE_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-                         "NOBYPASSRLS IN ROLE hallwatch_app")
+        ensure_role(conn, APP_ROLE)  # as migration 010 would
+        ensure_role(conn, SERVICE_ROLE, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS "
+                                        f"IN ROLE {APP_ROLE}")
     return make_conninfo(owner_dsn, user=SERVICE_ROLE, password="")
 
 

@@ -70,7 +70,11 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'hallwatch_app') THEN
-    CREATE ROLE hallwatch_app NOLOGIN;
+    BEGIN
+      CREATE ROLE hallwatch_app NOLOGIN;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN
+      NULL;  -- made at the same moment for another database of this cluster
+    END;
   END IF;
 END $$;
 REVOKE ALL ON audit_log FROM PUBLIC;
