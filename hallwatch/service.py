@@ -21,6 +21,7 @@ from psycopg_pool import ConnectionPool
 
 from core.config import DetectorConfig, SiteConfig, load_site
 from core.errors import ConfigError, HallwatchError
+from hallwatch.heap import start_heap_trimming
 from hallwatch.leases import FENCE_TICK_S, LeaseKeeper, LeaseTimings
 from models import load_detector
 from monitor.app import create_app
@@ -183,6 +184,7 @@ def run_service(site: SiteConfig, *, host: str, port: int, data_dir: Path | None
         # Alerts to the notification channels: several services may run, each change is sent once.
         notifier = threading.Thread(target=Dispatcher(site, db.pool).run, args=(stop,), name="notify", daemon=True)
         notifier.start()
+        start_heap_trimming(stop)
         app = create_app(site, db.pool)
         app.state.overlay_hub = overlays
         if site_path is not None:
@@ -237,6 +239,7 @@ def run_worker(site: SiteConfig, *, worker_id: str, data_dir: Path | None, timin
         leases = threading.Thread(target=keeper.run, args=(stop,), name="leases", daemon=True)
         analysis.start()
         leases.start()
+        start_heap_trimming(stop)
         if reloader is not None:  # its own thread: a reload waits for the database, fencing must not
             threading.Thread(target=reloader.run, args=(stop,), name="site-reload", daemon=True).start()
         try:
