@@ -23,7 +23,7 @@ from psycopg_pool import ConnectionPool
 from core.config import SiteConfig
 from storage.migrate import apply_migrations
 from storage.samples import sync_site
-from storage.server import DATABASE_URL_ENV, embedded_server, service_login
+from storage.server import DATABASE_URL_ENV, SERVICE_DATABASE_URL_ENV, embedded_server, service_login
 from tests.fix_sites import SITE
 
 
@@ -36,6 +36,18 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     with embedded_server(tmp_path_factory.mktemp("pg")) as dsn:
         yield dsn
+
+
+@pytest.fixture
+def embedded_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For a test of the embedded server given a data directory: what the service does when no database is
+    named, even in a run against an external server (HALLWATCH_DATABASE_URL), which would take its place."""
+    without_external_database(monkeypatch)
+
+
+def without_external_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+    monkeypatch.delenv(SERVICE_DATABASE_URL_ENV, raising=False)
 
 
 @contextmanager

@@ -29,8 +29,8 @@ def grants(dsn: str) -> list[tuple]:
                             " WHERE grantee = 'hallwatch_app' ORDER BY 1, 2").fetchall()
 
 
-def test_cli_round_trip_into_a_new_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("HALLWATCH_DATABASE_URL", raising=False)
+def test_cli_round_trip_into_a_new_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           embedded_only: None) -> None:
     source, target, dump = tmp_path / "a", tmp_path / "b", tmp_path / "copy.dump"
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO("a long enough password\n"))
     assert main(["users", "add", "alice", "--role", "admin", "--scope", "province", "--data-dir", str(source)]) == 0

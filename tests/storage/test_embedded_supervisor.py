@@ -39,7 +39,8 @@ def postmaster_pid(data_dir: Path) -> int:
     return int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
 
 
-def test_a_killed_server_comes_back_and_the_spool_is_written(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_killed_server_comes_back_and_the_spool_is_written(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                             embedded_only: None) -> None:
     data_dir = tmp_path / "data"
     with caplog.at_level(logging.INFO), open_database(data_dir=data_dir) as db:
         writer = SampleWriter(db.pool, spool_dir=tmp_path / "spool").start()

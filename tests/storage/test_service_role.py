@@ -12,6 +12,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from storage import open_database
 from storage.server import SERVICE_ROLE, service_login
+from tests.fix_db import without_external_database
 
 FORBIDDEN = [
     "UPDATE audit_log SET action = 'forged'",
@@ -31,10 +32,12 @@ FORBIDDEN = [
 
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory: pytest.TempPathFactory):
-    with open_database(data_dir=tmp_path_factory.mktemp("role")) as db:
-        with db.pool.connection() as conn:
-            conn.execute("INSERT INTO audit_log (user_name, action, subject) VALUES ('t', 'test.write', 'x/1')")
-        yield db
+    with pytest.MonkeyPatch.context() as env:
+        without_external_database(env)
+        with open_database(data_dir=tmp_path_factory.mktemp("role")) as db:
+            with db.pool.connection() as conn:
+                conn.execute("INSERT INTO audit_log (user_name, action, subject) VALUES ('t', 'test.write', 'x/1')")
+            yield db
 
 
 def test_the_embedded_service_logs_in_as_its_own_role(embedded) -> None:
@@ -81,7 +84,7 @@ def test_an_external_service_dsn_is_used_for_the_pool(fresh_dsn: str, caplog: py
     assert not any("owner of its tables" in r.getMessage() for r in caplog.records)
 
 
-def test_db_migrate_runs_as_the_owner(tmp_path: Path) -> None:
+def test_db_migrate_runs_as_the_owner(tmp_path: Path, embedded_only: None) -> None:
     from hallwatch.cli import main
 
     assert main(["db", "migrate", "--data-dir", str(tmp_path)]) == 0
