@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,15 +15,7 @@ import pytest
 from pipeline.rows import HealthSample
 from storage import open_database
 from storage.writer import SampleWriter
-
-
-def await_true(check, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.fix_db import await_true
 
 
 def answers(dsn: str) -> bool:

@@ -8,7 +8,6 @@ happens every time, not by luck of timing."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 
 from storage.migrate import APP_ROLE, apply_migrations, available_migrations
 from storage.server import SERVICE_ROLE, embedded_server, service_login
-from tests.fix_db import new_database
+from tests.fix_db import await_true, new_database
 
 WAIT_S = 60.0
 
@@ -56,10 +55,9 @@ def second_creator(server: str, role_sql: str, database_dsn: str, database: str,
         first.execute(role_sql)
         thread = threading.Thread(target=run)
         thread.start()
-        deadline = time.monotonic() + WAIT_S
-        while not waiting_on_a_lock(server, database):
-            assert thread.is_alive() and time.monotonic() < deadline, f"never waited for the first: {failures}"
-            time.sleep(0.02)
+        await_true(lambda: waiting_on_a_lock(server, database) or not thread.is_alive(), WAIT_S,
+                   "the second creator to wait for the first")
+        assert thread.is_alive(), f"never waited for the first: {failures}"
         first.commit()
     thread.join(WAIT_S)
     assert not thread.is_alive()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from pipeline.rows import DeskSample, HealthSample, OfflineSpellSample, Sample, 
 from storage.migrate import apply_migrations
 from storage.spool import Spool, SpoolBusy, decode_sample, encode_sample, open_spools
 from storage.writer import SampleWriter, spool_target
-from tests.fix_db import RestartableDatabase
+from tests.fix_db import RestartableDatabase, await_true
 
 BASE = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 TABLES = ("desk_sample", "zone_sample", "camera_health")
@@ -209,13 +209,6 @@ def put_timed(writer: SampleWriter, samples: list[Sample]) -> float:
     return time.perf_counter() - started
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def test_outage_spools_to_disk_and_replays_in_order_once(
     pg: RestartableDatabase, pool: ConnectionPool, tmp_path: Path,
 ) -> None:
@@ -232,7 +225,7 @@ def test_outage_spools_to_disk_and_replays_in_order_once(
         i += 20
         time.sleep(0.01)
         assert i < 20_000, "nothing was spooled"
-    wait_until(lambda: writer.written + writer.spooled == 3 * i)  # all put is stored or on disk
+    await_true(lambda: writer.written + writer.spooled == 3 * i, 20.0, "all put stored or on disk")
     assert slowest < 0.25, f"put() blocked for {slowest:.3f} s"  # a database wait would be >= 0.5 s
     assert writer.flush(0.5) is False  # nothing can be written now
     assert writer.spool_pending > 0 and writer.dropped == 0
@@ -257,7 +250,7 @@ def test_full_spool_drops_oldest_with_a_warning_and_counts(
         for start in range(0, 1000, 50):
             writer.put(ticks(start, start + 50))
             time.sleep(0.01)
-        wait_until(lambda: writer.spooled == 3000)
+        await_true(lambda: writer.spooled == 3000, 20.0, "3000 samples spooled")
     lost = writer.dropped
     assert lost > 0
     (full,) = [r for r in caplog.records if "is full" in r.getMessage()]
