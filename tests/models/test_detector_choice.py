@@ -223,6 +223,15 @@ def test_yolox_output_decodes_to_boxes_in_input_pixels() -> None:
         yolox_to_yolov8(Path("m.onnx"), output, (96, 64))
 
 
+def test_yolox_decodes_only_the_classes_asked_for() -> None:
+    output = np.random.default_rng(3).random((1, 84, 8), dtype=np.float32)
+    every = yolox_to_yolov8(Path("m.onnx"), output, (64, 64))
+    chosen = yolox_to_yolov8(Path("m.onnx"), output, (64, 64), [2, 0])
+    np.testing.assert_array_equal(chosen, every[:, [0, 1, 2, 3, 6, 4]])
+    with pytest.raises(ModelError, match=r"class ids \[3\] are not among the output's 3 classes"):
+        yolox_to_yolov8(Path("m.onnx"), output, (64, 64), [3])
+
+
 def test_a_missing_file_names_the_field(tmp_path: Path) -> None:
     path = tmp_path / "yolo11s.onnx"
     with pytest.raises(ModelError, match=rf"^detector\.model \('{path}'\): {path}: no such model file \(registered "
