@@ -15,7 +15,7 @@ import pytest
 from core.errors import HallwatchError
 from tests.fix_sites import REPO
 from tools.bench.pipeline import Cameras
-from tools.bench.soak import DISRUPTION_S, Series, gaps, missing_in_gaps, unexplained_gaps
+from tools.bench.soak import DISRUPTION_S, Series, gaps, missing_in_gaps, steal_per_minute, unexplained_gaps
 from tools.bench.trial import bench_site
 
 
@@ -45,6 +45,21 @@ def test_unexplained_gaps_say_how_long_where_and_when() -> None:
                               "three": gaps(steady, start, end, [], 1.0)}, start)
     assert found == {"gaps": 3, "by_length": {"3 s": 1, "4-5 s": 1, "6-10 s": 0, "over 10 s": 1}, "cameras": 2,
                      "per_minute": [1, 1, 1]}
+
+
+def test_steal_is_a_share_of_the_box_per_minute() -> None:
+    """Samples every 30 s of a 2-core box (60 CPU-s per sample): no steal, then 6 s stolen in one
+    sample of the second minute, then a minute with no sample (the next minute's share runs from
+    the sample before it)."""
+    steal, cpu, samples = 0.0, 0.0, []
+    for t in (0, 30, 60, 90, 180):
+        steal += 6.0 if t == 90 else 0.0
+        cpu += 60.0 if t else 0.0
+        samples.append((float(t), steal, cpu))
+    found = steal_per_minute(samples)
+    assert found["per_minute"] == [0.0, 0.05, None, 0.0]  # minute 1: from the sample at 30 s to 90 s
+    assert found["share"] == 0.025
+    assert steal_per_minute(samples[:1]) == {"share": None, "per_minute": [None]}
 
 
 def test_series_report_first_last_max_and_the_slope_of_the_last_run() -> None:

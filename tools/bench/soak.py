@@ -9,7 +9,9 @@ operation inside it, and whether anything leaked or was lost.
   later, as a service manager with `Restart=always` would.
 - Every `--sample-s` (10 s): RSS, open file descriptors and threads of the camera server, each worker
   and the database server (postmaster and backends summed), reported per process as first / last /
-  max and a least-squares slope per hour over the samples of its last incarnation.
+  max and a least-squares slope per hour over the samples of its last incarnation; and the share of
+  the box's CPU time the hypervisor took (steal), per minute, to tell a virtual machine held up by its
+  host from a pipeline falling behind.
 - Nothing lost: analysed instants stored in `desk_sample` (rows whose desks were seen) against the
   instants expected (cameras x seconds x analysis rate), and the analyses missing in each camera's
   gaps (longer than two intervals), split into gaps that span a disruption or start within a minute
@@ -145,6 +147,29 @@ def _sample(pids: list[int]) -> tuple[float, int, int] | None:
     return (rss, fds, threads) if alive else None
 
 
+def _box_cpu() -> tuple[float, float]:
+    """CPU seconds of the whole box since boot: stolen by the hypervisor, and all of them."""
+    import psutil
+
+    times = psutil.cpu_times()
+    return getattr(times, "steal", 0.0), sum(times)
+
+
+def steal_per_minute(samples: list[tuple[float, float, float]]) -> dict[str, Any]:
+    """From cumulative (seconds since start, steal s, all CPU s) samples: the share of the box's CPU
+    time stolen over the run and in each minute of it, from the last sample before the minute to its
+    last (None: no sample in the minute)."""
+    def share(a: tuple[float, float, float], b: tuple[float, float, float]) -> float | None:
+        return round((b[1] - a[1]) / (b[2] - a[2]), 4) if b[2] > a[2] else None
+
+    per_minute = []
+    for minute in range(int(samples[-1][0] // 60) + 1 if samples else 0):
+        opened = [x for x in samples if x[0] < 60 * minute][-1:]  # the last sample before the minute opens it
+        span = opened + [x for x in samples if 60 * minute <= x[0] < 60 * (minute + 1)]
+        per_minute.append(share(span[0], span[-1]) if len(span) >= 2 else None)
+    return {"share": share(samples[0], samples[-1]) if len(samples) >= 2 else None, "per_minute": per_minute}
+
+
 def _postmaster(data_dir: Path) -> int | None:
     try:
         return int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
@@ -174,6 +199,7 @@ class Soak:
         self.port = free_port()
         self.events: list[dict[str, Any]] = []
         self.series: dict[str, Series] = {}
+        self.box: list[tuple[float, float, float]] = []  # (seconds since start, steal s, all CPU s) of the box
         self.started = 0.0
         self.server: CameraServer | None = None
         self.fleet: WorkerFleet | None = None
@@ -241,6 +267,7 @@ class Soak:
                 continue
             series = self.series.setdefault(role, Series(role))
             series.add(elapsed, pids[0], *got)
+        self.box.append((elapsed, *_box_cpu()))
 
     def _restart_cameras(self) -> None:
         assert self.server is not None
@@ -297,6 +324,7 @@ class Soak:
             "events": self.events, "processes_sampled": [s.report() for s in self.series.values()],
             "worker_cpu_cores": round((cpu1[0] - cpu0[0]) / wall, 3),
             "db_cpu_cores": round((cpu1[1] - cpu0[1]) / wall, 3),
+            "steal": steal_per_minute(self.box),
             "machine": {"date": datetime.fromtimestamp(start, UTC).isoformat(timespec="seconds"),
                         "cpu_count": os.cpu_count(), "load_average_before": round(load_before, 2),
                         "load_average_after": round(os.getloadavg()[0], 2)},
@@ -322,7 +350,9 @@ def summary(report: dict[str, Any]) -> str:
              "gaps no disruption explains: " + json.dumps(report["unexplained_gaps"]),
              "events: " + "; ".join(f"{e['event']} at {e['at_s']:.0f} s, every camera back after "
                                     f"{e['all_cameras_back_after_s']} s" for e in report["events"]),
-             f"CPU: workers {report['worker_cpu_cores']} cores, database {report['db_cpu_cores']} cores",
+             f"CPU: workers {report['worker_cpu_cores']} cores, database {report['db_cpu_cores']} cores; "
+             f"stolen by the hypervisor: {report['steal']['share']} of the box's, per minute "
+             + json.dumps(report["steal"]["per_minute"]),
              "",
              f"{'process':<14} {'RSS MB first/last/max':>22} {'slope/h':>8} {'fds':>14} {'slope/h':>8} "
              f"{'threads':>12} {'slope/h':>8} {'runs':>4}"]
