@@ -59,7 +59,7 @@ class CameraWork:
     gate: MotionGate | None = None
     next_due: float = 0.0
     last_seq: int = -1
-    last_ts: float = float("-inf")  # capture time of the last frame analysed
+    last_ts: float = float("-inf")  # capture time of the last frame analysed, or of the last unknown instant
     detections: Detections | None = None  # the detector's last answer, standing for unchanged frames
     busy: bool = False                    # a frame of this camera is with the detector
 
@@ -271,6 +271,9 @@ class Pipeline:
         if work.next_due <= now:  # first round, or fell behind: keep the rate, skip the backlog
             work.next_due = now + work.interval_s
         if raw is None or not fresh:
+            # The instant goes down as unknown at `now`; a frame captured before it that arrives late
+            # (a stream catching up after a stall) is not analysed, so a camera's rows stay in time order.
+            work.last_ts = now
             health = reader.health().state.value
             return self._rows(work, work.analyzer.update(None, now, (0, 0), health=health), None, (0, 0))
         work.last_seq, work.last_ts = raw.seq, raw.ts
