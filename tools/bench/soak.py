@@ -152,7 +152,8 @@ def _box_cpu() -> tuple[float, float]:
     import psutil
 
     times = psutil.cpu_times()
-    return getattr(times, "steal", 0.0), sum(times)
+    counted_twice = getattr(times, "guest", 0.0) + getattr(times, "guest_nice", 0.0)  # inside user and nice
+    return getattr(times, "steal", 0.0), sum(times) - counted_twice
 
 
 def steal_per_minute(samples: list[tuple[float, float, float]]) -> dict[str, Any]:
