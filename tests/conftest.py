@@ -3,6 +3,7 @@ PostgreSQL, the web app and Chromium, users, records, simulated cameras, the liv
 
 pytest_plugins = [
     "tests.fix_sites",
+    "tests.fix_wait",
     "tests.fix_db",
     "tests.fix_web",
     "tests.fix_auth",

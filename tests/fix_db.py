@@ -8,9 +8,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,15 +48,6 @@ def embedded_only(monkeypatch: pytest.MonkeyPatch) -> None:
 def without_external_database(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
     monkeypatch.delenv(SERVICE_DATABASE_URL_ENV, raising=False)
-
-
-def await_true(check: Callable[[], bool], timeout_s: float, what: str) -> None:
-    """Wait until `check()` holds (a server's or a writer's state, seen from outside); fail after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 @contextmanager

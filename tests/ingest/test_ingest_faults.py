@@ -14,18 +14,11 @@ from ingest.health import CameraState
 from ingest.reader import CameraReader
 from tests.fix_sim import start_clip_server
 from tests.fix_sites import free_port
+from tests.fix_wait import await_true
 
 FAST = IngestConfig(open_timeout_s=1.5, read_timeout_s=1.5, stall_after_s=2.5, reconnect_min_s=0.1,
                     reconnect_max_s=1.0)
 UNROUTABLE = "rtsp://viewer:Secret-99@192.0.2.1:554/cam"  # TEST-NET-1: never answers
-
-
-def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> float:
-    started = time.monotonic()
-    while not check():
-        assert time.monotonic() - started < timeout_s, f"not within {timeout_s} s: {what}"
-        time.sleep(0.02)
-    return time.monotonic() - started
 
 
 @pytest.fixture
@@ -47,13 +40,13 @@ def test_killed_camera_transitions_and_resumes_within_5_s(readers: Callable[[str
     server = start_clip_server(port)
     try:
         reader = readers("killed", f"rtsp://127.0.0.1:{port}/cam0")
-        wait_for(lambda: reader.health().state is CameraState.live, 15, "live")
+        await_true(lambda: reader.health().state is CameraState.live, 15, "live")
         server.send_signal(signal.SIGKILL)
         server.wait()
-        wait_for(lambda: reader.health().state is CameraState.offline, 5, "offline")
+        await_true(lambda: reader.health().state is CameraState.offline, 5, "offline")
         server = start_clip_server(port)
         back = time.monotonic()
-        wait_for(lambda: reader.health().state is CameraState.live, 5, "live within 5 s of the camera's return")
+        await_true(lambda: reader.health().state is CameraState.live, 5, "live within 5 s of the camera's return")
         assert time.monotonic() - back <= 5.0
         changes = reader.take_transitions()
         spells = reader.take_spells()
@@ -68,7 +61,7 @@ def test_killed_camera_transitions_and_resumes_within_5_s(readers: Callable[[str
     (spell,) = spells
     assert spell.cause is CameraState.offline
     assert spell.start <= changes[1].ts and spell.end == pytest.approx(changes[2].ts, abs=0.5)
-    wait_for(lambda: reader.health().state is CameraState.offline, 5, "offline again")
+    await_true(lambda: reader.health().state is CameraState.offline, 5, "offline again")
     assert [(c.previous, c.state) for c in reader.take_transitions()] == [(CameraState.live, CameraState.offline)]
 
 
@@ -76,7 +69,7 @@ def test_unreachable_host_is_offline_and_says_so_without_the_password(
     readers: Callable[[str, str], CameraReader],
 ) -> None:
     reader = readers("unreachable", UNROUTABLE)
-    wait_for(lambda: reader.health().reconnects >= 2, 15, "two attempts")
+    await_true(lambda: reader.health().reconnects >= 2, 15, "two attempts")
     health = reader.health()
     assert health.state is CameraState.offline, health
     assert health.error and "Secret-99" not in health.error

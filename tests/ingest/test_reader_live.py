@@ -31,6 +31,7 @@ from ingest.health import CameraHealth, CameraState, DecodeMode
 from ingest.reader import CameraReader, Frame
 from pipeline.rows import OfflineSpellSample, health_rows
 from tests.fix_sites import EXAMPLE_SITE, REPO, free_port
+from tests.fix_wait import await_true
 
 PASSWORD = "Sim-pa55word"
 WIDTH, HEIGHT = 640, 360
@@ -169,16 +170,6 @@ def readers() -> Iterator[Callable[..., CameraReader]]:
         reader.stop()
 
 
-def wait_for(predicate: Callable[[], object], timeout_s: float, what: str = "condition") -> float:
-    """Polls `predicate` until it holds; returns the seconds waited."""
-    started = time.monotonic()
-    while not predicate():
-        if time.monotonic() - started > timeout_s:
-            raise AssertionError(f"{what}: not reached in {timeout_s} s")
-        time.sleep(0.02)
-    return time.monotonic() - started
-
-
 def is_live(reader: CameraReader) -> bool:
     return reader.health().state is CameraState.live and reader.latest() is not None
 
@@ -200,10 +191,10 @@ def test_killed_camera_goes_offline_and_comes_back(simulators: Simulators, reade
     port = free_port()
     pid = simulators.serve(port)
     reader = readers("killed", camera_url(port))
-    wait_for(lambda: is_live(reader), 10, "live")
+    await_true(lambda: is_live(reader), 10, "live")
     killed_at = time.time()
     simulators.signal(pid, signal.SIGKILL)
-    wait_for(lambda: reader.health().state is CameraState.offline, 3, "offline")
+    await_true(lambda: reader.health().state is CameraState.offline, 3, "offline")
     health = reader.health()
     # The spell starts at the last frame, which may still have been on its way at the kill.
     assert health.offline_since is not None and killed_at - 1.0 <= health.offline_since <= killed_at + 0.5
@@ -211,7 +202,7 @@ def test_killed_camera_goes_offline_and_comes_back(simulators: Simulators, reade
 
     simulators.serve(port)
     back_at = time.time()
-    waited = wait_for(lambda: is_live(reader), 5, "live again within 5 s of the server's return")
+    waited = await_true(lambda: is_live(reader), 5, "live again within 5 s of the server's return")
     rows = health_rows(("h1", "killed"), reader, time.time())  # what the pipeline stores
     (spell,) = [row for row in rows if isinstance(row, OfflineSpellSample)]
     assert spell.cause == CameraState.offline.value
@@ -226,18 +217,18 @@ def test_frozen_camera_is_stalled_then_recovers(simulators: Simulators, readers:
     port = free_port()
     pid = simulators.serve(port)
     reader = readers("frozen", camera_url(port))
-    wait_for(lambda: is_live(reader), 10, "live")
+    await_true(lambda: is_live(reader), 10, "live")
     simulators.signal(pid, signal.SIGSTOP)  # the connection stays open; nothing comes
     try:
-        wait_for(lambda: reader.health().state is CameraState.stalled, LIVE.stall_after_s + 1.5, "stalled")
+        await_true(lambda: reader.health().state is CameraState.stalled, LIVE.stall_after_s + 1.5, "stalled")
         # The reader gives up on the dead connection and keeps trying while the server is frozen;
         # the server still accepts connections (the kernel does), so the camera stays `stalled`.
         reconnects = reader.health().reconnects
-        wait_for(lambda: reader.health().reconnects >= reconnects + 1, 2 * LIVE.read_timeout_s + 2, "reopened")
+        await_true(lambda: reader.health().reconnects >= reconnects + 1, 2 * LIVE.read_timeout_s + 2, "reopened")
         assert reader.health().state is CameraState.stalled
     finally:
         simulators.signal(pid, signal.SIGCONT)
-    wait_for(lambda: is_live(reader), 8, "live after SIGCONT")
+    await_true(lambda: is_live(reader), 8, "live after SIGCONT")
     (spell,) = reader.take_spells()
     assert spell.cause is CameraState.stalled and spell.duration_s > LIVE.stall_after_s
     assert reader.health().stalls >= 1 or reader.health().reconnects >= 1
@@ -250,8 +241,8 @@ def test_wrong_password_is_unauthorized_and_closed_port_is_offline(
     wrong = "Wr0ng-secret"
     refused = readers("wrong-password", camera_url(steady, wrong))
     closed = readers("closed-port", camera_url(free_port()))
-    wait_for(lambda: refused.health().state is CameraState.unauthorized, 5, "unauthorized")
-    wait_for(lambda: closed.health().state is CameraState.offline and closed.health().reconnects >= 2, 5, "offline")
+    await_true(lambda: refused.health().state is CameraState.unauthorized, 5, "unauthorized")
+    await_true(lambda: closed.health().state is CameraState.offline and closed.health().reconnects >= 2, 5, "offline")
     for reader, secret in ((refused, wrong), (closed, PASSWORD)):
         health = reader.health()
         assert health.error and secret not in health.error, health.error
@@ -363,16 +354,16 @@ def proxy(steady: int) -> Iterator[CorruptingProxy]:
 
 def test_corrupt_video_is_survived(proxy: CorruptingProxy, readers: Callable) -> None:
     reader = readers("corrupt", camera_url(proxy.port), analysis_fps=5.0)
-    wait_for(lambda: is_live(reader), 10, "live")
+    await_true(lambda: is_live(reader), 10, "live")
     before = reader.health()
     proxy.corrupting.set()
-    wait_for(lambda: proxy.corrupted >= 400, 10, "corruption")  # ~3 s of video
+    await_true(lambda: proxy.corrupted >= 400, 10, "corruption")  # ~3 s of video
     proxy.corrupting.clear()
     during = reader.health()
     assert during.decode_errors > before.decode_errors  # counted, not raised; a stall may follow
     assert thread_alive("corrupt")
     last_seq = newest(reader).seq
-    wait_for(lambda: is_live(reader) and newest(reader).seq > last_seq + 10, 10, "clean frames after the corruption")
+    await_true(lambda: is_live(reader) and newest(reader).seq > last_seq + 10, 10, "clean frames after the corruption")
     frame = newest(reader)
     assert frame.size == (WIDTH, HEIGHT) and frame.image.std() > 10
     assert thread_alive("corrupt")
@@ -382,11 +373,11 @@ def test_new_resolution_after_a_restart(simulators: Simulators, readers: Callabl
     port = free_port()
     pid = simulators.serve(port)
     reader = readers("resized", camera_url(port))
-    wait_for(lambda: is_live(reader), 10, "live")
+    await_true(lambda: is_live(reader), 10, "live")
     assert newest(reader).size == (WIDTH, HEIGHT)
     simulators.signal(pid, signal.SIGKILL)
     simulators.serve(port, width=320, height=240)
-    wait_for(lambda: is_live(reader) and newest(reader).size == (320, 240), 8, "frames of the new size")
+    await_true(lambda: is_live(reader) and newest(reader).size == (320, 240), 8, "frames of the new size")
     assert newest(reader).image.shape == (240, 320, 3)
 
 
@@ -397,7 +388,7 @@ def test_keyframes_only_when_analysis_needs_no_more(steady: int, readers: Callab
     sparse = readers("one-per-second", camera_url(steady), analysis_fps=1.0)
     dense = readers("five-per-second", camera_url(steady), analysis_fps=5.0)
     for _attempt in range(3):
-        wait_for(lambda: sparse.health().decode_mode is DecodeMode.keyframes, 10, "keyframe mode")
+        await_true(lambda: sparse.health().decode_mode is DecodeMode.keyframes, 10, "keyframe mode")
         start_sparse, start_dense = sparse.health(), dense.health()
         seen: set[tuple[DecodeMode, DecodeMode, int, int]] = set()  # what the window went through
 
@@ -407,7 +398,7 @@ def test_keyframes_only_when_analysis_needs_no_more(steady: int, readers: Callab
             seen.add((now_a.decode_mode, now_b.decode_mode, now_a.reconnects, now_b.reconnects))
             return now_a.frames_received >= a.frames_received + 30 and now_b.frames_received >= b.frames_received + 30
 
-        wait_for(thirty_frames, 8, "30 frames")
+        await_true(thirty_frames, 8, "30 frames")
         end_sparse, end_dense = sparse.health(), dense.health()
         # The window counts if both stayed connected and in one mode (a loaded machine may delay a GOP).
         if seen == {(DecodeMode.keyframes, DecodeMode.full, start_sparse.reconnects, start_dense.reconnects)}:

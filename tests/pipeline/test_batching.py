@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from ingest.motion import MotionGate
 from models.detections import Detections
 from pipeline.loop import Pipeline
 from pipeline.rows import DeskSample, Sample, ZoneSample
+from tests.fix_wait import await_true
 from tools.bench.trial import bench_site
 
 ZONE = [(0.25, 0.25), (0.75, 0.25), (0.75, 0.75), (0.25, 0.75)]  # the middle of the picture
@@ -92,13 +92,6 @@ class GatedDetector:
         return Detections.empty()
 
 
-def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, f"not within {timeout_s} s: {what}"
-        time.sleep(0.05)
-
-
 def test_unchanged_frames_reuse_detections_and_the_queue_stays_bounded(clip_server: int) -> None:
     site = bench_site(3, clip_server)
     # A refresh every ~2 s: some frames reuse boxes, and while the detector stalls every camera asks
@@ -113,7 +106,7 @@ def test_unchanged_frames_reuse_detections_and_the_queue_stays_bounded(clip_serv
     thread = threading.Thread(target=pipeline.run, args=(stop,))
     thread.start()
     try:
-        wait_for(lambda: all(pipeline.stats.per_camera[k] >= 6 for k in keys), 60, "six analyses per camera")
+        await_true(lambda: all(pipeline.stats.per_camera[k] >= 6 for k in keys), 60, "six analyses per camera")
         stats = pipeline.stats
         assert stats.reused > 0 and stats.detected >= len(keys)  # first frames always go to the detector
         assert stats.detected + stats.reused == stats.analysed == detector.calls + stats.reused
@@ -128,7 +121,7 @@ def test_unchanged_frames_reuse_detections_and_the_queue_stays_bounded(clip_serv
         assert 1 <= most_queued <= len(keys)
         before = pipeline.stats.analysed
         detector.open.set()
-        wait_for(lambda: pipeline.stats.analysed >= before + 3 * len(keys), 30, "analysis resumes")
+        await_true(lambda: pipeline.stats.analysed >= before + 3 * len(keys), 30, "analysis resumes")
     finally:
         detector.open.set()
         stop.set()

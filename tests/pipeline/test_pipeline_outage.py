@@ -5,9 +5,7 @@ every analysed frame is stored exactly once."""
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -20,14 +18,8 @@ from storage.migrate import apply_migrations
 from storage.samples import sync_site
 from storage.writer import SampleWriter
 from tests.fix_db import RestartableDatabase
+from tests.fix_wait import await_true
 from tools.bench.trial import bench_site
-
-
-def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, f"not within {timeout_s} s: {what}"
-        time.sleep(0.05)
 
 
 def stored_keys(dsn: str) -> dict[str, Counter]:
@@ -61,15 +53,15 @@ def test_rows_made_while_the_database_is_down_are_stored_once_when_it_returns(
         thread = threading.Thread(target=pipeline.run, args=(stop,))
         thread.start()
         try:
-            wait_for(lambda: writer.written > 0 and pipeline.stats.analysed >= 4, 60, "rows stored")
+            await_true(lambda: writer.written > 0 and pipeline.stats.analysed >= 4, 60, "rows stored")
             pg.stop()
             down_at = pipeline.stats.analysed
-            wait_for(lambda: writer.spooled > 0 and pipeline.stats.analysed >= down_at + 8, 60,
+            await_true(lambda: writer.spooled > 0 and pipeline.stats.analysed >= down_at + 8, 60,
                      "frames analysed and spooled while the database is down")
             assert thread.is_alive()
             pg.start()
             back_at = pipeline.stats.analysed
-            wait_for(lambda: writer.replayed > 0 and pipeline.stats.analysed >= back_at + 4, 60,
+            await_true(lambda: writer.replayed > 0 and pipeline.stats.analysed >= back_at + 4, 60,
                      "the spool replayed and analysis going on")
         finally:
             stop.set()

@@ -15,7 +15,7 @@ import pytest
 from pipeline.rows import HealthSample
 from storage import open_database
 from storage.writer import SampleWriter
-from tests.fix_db import await_true
+from tests.fix_wait import await_true
 
 
 def answers(dsn: str) -> bool:

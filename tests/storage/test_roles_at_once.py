@@ -16,7 +16,8 @@ import pytest
 
 from storage.migrate import APP_ROLE, apply_migrations, available_migrations
 from storage.server import SERVICE_ROLE, embedded_server, service_login
-from tests.fix_db import await_true, new_database
+from tests.fix_db import new_database
+from tests.fix_wait import await_true
 
 WAIT_S = 60.0
 

@@ -17,7 +17,8 @@ from pipeline.rows import DeskSample, HealthSample, OfflineSpellSample, Sample, 
 from storage.migrate import apply_migrations
 from storage.spool import Spool, SpoolBusy, decode_sample, encode_sample, open_spools
 from storage.writer import SampleWriter, spool_target
-from tests.fix_db import RestartableDatabase, await_true
+from tests.fix_db import RestartableDatabase
+from tests.fix_wait import await_true
 
 BASE = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 TABLES = ("desk_sample", "zone_sample", "camera_health")
