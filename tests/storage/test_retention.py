@@ -62,17 +62,18 @@ def utc_now(conn: psycopg.Connection) -> datetime:
 def test_partitions_are_made_ahead_and_dropped_when_old(pool: ConnectionPool, owner: psycopg.Connection) -> None:
     now = utc_now(owner)
     today = now.date()
+    midnight = datetime(today.year, today.month, today.day, tzinfo=UTC)
     first = apply_retention(owner, CONFIG, now=now)
     assert first.mode == "plain" and not first.partitions_dropped
     for table in RAW_TABLES:  # the migration made today and a week ahead; the job keeps a week ahead
         names = partitions(owner, table)
         assert {day_name(table, today + timedelta(days=d)) for d in range(CONFIG.partitions_ahead_days + 1)} <= set(
             names)
-        assert names[day_name(table, today)] == (datetime(today.year, today.month, today.day, tzinfo=UTC),
-                                                 datetime(today.year, today.month, today.day, tzinfo=UTC)
-                                                 + timedelta(days=1))
+        assert names[day_name(table, today)] == (midnight, midnight + timedelta(days=1))
 
-    recent, later = now - timedelta(hours=1), now + timedelta(days=95)
+    # the first instant of today: an hour back would be yesterday in the first hour of a day, a day the migration
+    # made no partition for when the database was made after midnight
+    recent, later = midnight, now + timedelta(days=95)
     with pool.connection() as conn:  # as the service writes them
         copy_samples(conn, samples(recent) + samples(later))
     assert home(owner, "desk_sample", recent) == day_name("desk_sample", today)
