@@ -5,9 +5,7 @@ is set) on this machine only, scraped over HTTP and parsed with prometheus_clien
 from __future__ import annotations
 
 import threading
-import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,14 +21,8 @@ from pipeline.loop import Pipeline
 from storage.samples import sync_site
 from storage.writer import SampleWriter
 from tests.fix_sites import free_port
+from tests.fix_wait import await_true
 from tools.bench.trial import bench_site
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, f"not within {timeout_s} s: {what}"
-        time.sleep(0.05)
 
 
 def with_credentials(site: SiteConfig) -> SiteConfig:
@@ -57,7 +49,7 @@ def test_a_worker_serves_its_analysis_metrics(clip_server: int, pool: Connection
     thread = threading.Thread(target=pipeline.run, args=(stop,), name="pipeline")
     thread.start()
     try:
-        wait_for(lambda: pipeline.stats.detected >= 3 and writer.written > 0, "frames detected and rows stored")
+        await_true(lambda: pipeline.stats.detected >= 3 and writer.written > 0, 60, "frames detected and rows stored")
         assert server.server_address[0] == "127.0.0.1"  # this machine only, by default
         with pytest.raises(HallwatchError, match=f"metrics.worker_port {port}: cannot listen"):
             serve_worker_metrics(MetricsConfig(worker_port=port), AnalysisCollector(pipeline, writer))

@@ -29,6 +29,7 @@ from storage import Database, open_database
 from storage.leases import CameraKey, LeaseEvent, lease_history, lease_holders
 from storage.samples import sync_site
 from tests.fix_sites import EXAMPLE_SITE, free_port, site_with_port, write_site
+from tests.fix_wait import await_true
 from tests.fix_web import ARTIFACTS
 
 SITE = load_site(EXAMPLE_SITE)
@@ -83,13 +84,14 @@ def test_pipeline_starts_and_stops_cameras_while_it_runs() -> None:
     thread = threading.Thread(target=pipeline.run, args=(stop,))
     thread.start()
     try:
-        wait_for(lambda: set(pipeline.readers) == {first})
-        wait_for(lambda: any(isinstance(s, HealthSample) and s.camera_id == first[1] for s in stored))
+        await_true(lambda: set(pipeline.readers) == {first}, 5, "the first camera's reader")
+        await_true(lambda: any(isinstance(s, HealthSample) and s.camera_id == first[1] for s in stored), 5,
+                   "a health row of the first camera")
         pipeline.set_cameras([second])
         assert set(pipeline.readers) == {second}
         moved = len(stored)
-        wait_for(lambda: any(isinstance(s, HealthSample) and s.hall_id == second[0] and s.camera_id == second[1]
-                             for s in stored[moved:]))
+        await_true(lambda: any(isinstance(s, HealthSample) and s.hall_id == second[0] and s.camera_id == second[1]
+                               for s in stored[moved:]), 5, "a health row of the second camera")
         time.sleep(1.2)
         assert all((s.hall_id, s.camera_id) == second for s in stored[moved:])
     finally:
@@ -98,13 +100,6 @@ def test_pipeline_starts_and_stops_cameras_while_it_runs() -> None:
     assert not thread.is_alive() and pipeline.readers == {}
     with pytest.raises(ValueError, match="not cameras of the site"):
         pipeline.set_cameras([("nowhere", "cam1")])
-
-
-def wait_for(check: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 # --- the lease keeper, stepped by hand ------------------------------------------------------------

@@ -23,16 +23,9 @@ from ingest.decode import KeyframeMeter, StreamDecoder, keyframes_suffice
 from ingest.health import CameraState, DecodeMode
 from ingest.reader import CameraReader, NoVideoStream, classify_error
 from tests.fix_sites import free_port
+from tests.fix_wait import await_true
 
 FAST = IngestConfig(open_timeout_s=2, read_timeout_s=1, reconnect_min_s=0.1, reconnect_max_s=0.4)
-
-
-def wait_for(predicate, timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -75,7 +68,7 @@ def test_nothing_listening_is_offline_and_retried() -> None:
     url = f"rtsp://admin:p4ssw0rd@127.0.0.1:{free_port()}/stream"
     reader = CameraReader("dead", url, FAST).start()
     try:
-        wait_for(lambda: reader.health().reconnects >= 2)
+        await_true(lambda: reader.health().reconnects >= 2, 15, "two reconnects")
         health = reader.health()
         assert health.state is CameraState.offline
         assert health.fps == 0 and health.last_frame_at is None
@@ -88,7 +81,7 @@ def test_nothing_listening_is_offline_and_retried() -> None:
 def test_garbage_answers_do_not_crash_the_reader(garbage_server: int) -> None:
     reader = CameraReader("garbage", f"rtsp://127.0.0.1:{garbage_server}/x", FAST).start()
     try:
-        wait_for(lambda: reader.health().reconnects >= 2)
+        await_true(lambda: reader.health().reconnects >= 2, 15, "two reconnects")
         assert reader.health().state in (CameraState.offline, CameraState.bad_stream)
         assert reader.latest() is None
     finally:
@@ -282,10 +275,10 @@ def test_a_thread_stuck_in_ffmpeg_is_replaced(monkeypatch: pytest.MonkeyPatch) -
     config = IngestConfig(open_timeout_s=0.2, read_timeout_s=0.2, reconnect_min_s=0.1, reconnect_max_s=0.2)
     reader = CameraReader("stuck", "rtsp://127.0.0.1:9/x", config).start()
     try:
-        wait_for(lambda: len(calls) == 1)
+        await_true(lambda: len(calls) == 1, 15, "the first open")
         (stuck,) = [t for t in threading.enumerate() if t.name == "ingest:stuck"]
         waited = time.monotonic()
-        wait_for(lambda: len(calls) >= 3, timeout_s=reader.stuck_after_s + 3)
+        await_true(lambda: len(calls) >= 3, reader.stuck_after_s + 3, "a third open past the stuck one")
         assert time.monotonic() - waited >= reader.stuck_after_s - 0.5
         health = reader.health()
         assert health.state is CameraState.offline and "Connection refused" in (health.error or "")
