@@ -362,13 +362,11 @@ class _Track:
         self._fresh: set[int] = set()  # appsrcs (by id) that have not had a buffer yet
         headers = next(u for u, k in zip(clip.units, clip.keyframes, strict=True) if k)
         self._parameter_sets = parameter_sets(headers, clip.codec) if clip.mid_gop else b""
-        self._waiting_for_keyframe = True
 
     def attach(self, appsrc: Any) -> None:
         with self._lock:
             self._appsrcs.append(appsrc)
             self._fresh.add(id(appsrc))
-            self._waiting_for_keyframe = True
 
     def detach(self, appsrc: Any) -> None:
         with self._lock:
@@ -380,14 +378,12 @@ class _Track:
         """Push the tick's unit; `due` is the time.monotonic() it was scheduled for."""
         clip = self.clip
         position = (tick + self.phase) % len(clip.units)
+        starts = clip.mid_gop or clip.keyframes[position]  # a new client starts here, or waits for a keyframe
         with self._lock:
-            if not self._appsrcs:
-                return
-            if not clip.mid_gop and self._waiting_for_keyframe and not clip.keyframes[position]:
-                return
-            self._waiting_for_keyframe = False
             targets = [(appsrc, id(appsrc) in self._fresh) for appsrc in self._appsrcs]
-            self._fresh.clear()
+            targets = [(appsrc, first) for appsrc, first in targets if starts or not first]
+            for appsrc, _ in targets:
+                self._fresh.discard(id(appsrc))
         duration = Gst.SECOND // clip.fps
         for appsrc, first in targets:
             if first and clip.mid_gop and not clip.keyframes[position]:
@@ -457,7 +453,9 @@ def serve_clip(clip: Clip, cameras: int, *, port: int, address: str = "127.0.0.1
                                strict=False):
             factory = GstRtspServer.RTSPMediaFactory()
             factory.set_launch(CLIP_PIPELINE.format(queue=2 * track.clip.fps, codec=track.clip.codec))
-            factory.set_shared(True)
+            # A media per client, as a camera's encoder feeds each session: a shared media that its last
+            # client leaves is unprepared while still cached, and a client arriving then gets 503.
+            factory.set_shared(False)
             factory.set_eos_shutdown(False)
             factory.connect("media-configure", _configure(track))
             server.get_mount_points().add_factory(path, factory)
