@@ -18,6 +18,7 @@ import pytest
 from tests.fix_sites import free_port, site_with_port, write_site
 
 pytestmark = pytest.mark.slow
+DAYS = "3"  # a working day's open hours whatever the weekday: two days back from a Monday morning are a weekend
 
 
 def _get(url: str) -> int:
@@ -75,7 +76,7 @@ def _history_processes(demo: subprocess.Popen[bytes]) -> list[psutil.Process]:
     return [p for p in psutil.Process(demo.pid).children() if any("spawn_main" in part for part in p.cmdline())]
 
 
-@pytest.mark.parametrize("flags", [("--days", "2"), ("--days", "2", "--empty")], ids=["history", "empty"])
+@pytest.mark.parametrize("flags", [("--days", DAYS), ("--days", DAYS, "--empty")], ids=["history", "empty"])
 def test_demo_starts_with_a_history_unless_empty(tmp_path: Path, flags: tuple[str, ...]) -> None:
     demo, base, secret, log_path = _demo(tmp_path, *flags)
     try:
@@ -84,7 +85,7 @@ def test_demo_starts_with_a_history_unless_empty(tmp_path: Path, flags: tuple[st
             assert not _history_processes(demo)
             assert _counts(base, secret) == {"complaints": 0, "inspections": 0, "cases": 0, "alerts": 0}
         else:
-            _wait_for_line(demo, log_path, "demo history of 2 days seeded")
+            _wait_for_line(demo, log_path, f"demo history of {DAYS} days seeded")
             counts = _counts(base, secret)
             assert all(n > 0 for n in counts.values()), counts
     finally:
