@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from psycopg_pool import ConnectionPool
 
 from core.config import SiteConfig, load_site
@@ -368,6 +369,11 @@ def test_an_hour_unattended_grows_nothing(wall_pool: ConnectionPool, wall_site: 
         settled(page)
         pause(page)  # from here on time moves only when told
         cdp = context.new_cdp_session(page)
+        # With the clock paused a request's deadline never passes: a refresh that does not end names what hangs.
+        unanswered: dict[Any, str] = {}
+        page.on("request", lambda r: unanswered.__setitem__(r, f"{r.method} {r.url}"))
+        page.on("requestfinished", lambda r: unanswered.pop(r, None))
+        page.on("requestfailed", lambda r: unanswered.pop(r, None))
 
         def run(seconds: int) -> None:
             """Simulated time, a refresh period at a time, each refresh awaited, and each rotation's tile live."""
@@ -375,7 +381,12 @@ def test_an_hour_unattended_grows_nothing(wall_pool: ConnectionPool, wall_site: 
                 done = int(page.locator("#center").get_attribute("data-refreshes") or 0)
                 turned = int(page.locator("#center").get_attribute("data-rotations") or 0)
                 page.clock.run_for(refresh_s * 1000)
-                page.wait_for_function(f"() => Number(document.getElementById('center').dataset.refreshes) > {done}")
+                try:
+                    page.wait_for_function(
+                        f"() => Number(document.getElementById('center').dataset.refreshes) > {done}")
+                except PlaywrightTimeout:
+                    raise AssertionError(f"refresh {done + 1} did not end; unanswered: {sorted(unanswered.values())}"
+                                         f"; the page says {page.locator('#center-error').inner_text()!r}") from None
                 if int(page.locator("#center").get_attribute("data-rotations") or 0) > turned:
                     page.wait_for_function("() => document.querySelector('#cams .cam').dataset.state === 'live'")
 
