@@ -14,9 +14,10 @@ import pytest
 
 from core.errors import HallwatchError
 from tests.fix_sites import REPO
+from tests.fix_wait import await_true
 from tools.bench.pipeline import Cameras
-from tools.bench.soak import DISRUPTION_S, Series, gaps, missing_in_gaps, steal_per_minute, unexplained_gaps
-from tools.bench.trial import bench_site
+from tools.bench.soak import DISRUPTION_S, CpuLedger, Series, gaps, missing_in_gaps, steal_per_minute, unexplained_gaps
+from tools.bench.trial import bench_site, cpu_seconds
 
 
 def test_missing_analyses_are_counted_in_gaps_and_given_to_the_event_before() -> None:
@@ -60,6 +61,37 @@ def test_steal_is_a_share_of_the_box_per_minute() -> None:
     assert found["per_minute"] == [0.0, 0.05, None, 0.0]  # minute 1: from the sample at 30 s to 90 s
     assert found["share"] == 0.025
     assert steal_per_minute(samples[:1]) == {"share": None, "per_minute": [None]}
+
+
+BURN = "while True: pass"
+
+
+def test_cpu_ledger_keeps_what_a_killed_process_used() -> None:
+    """The soak kills a worker and the database: their CPU up to the last reading before the kill stays in
+    the total; a process already running counts from the first reading, one started later from its start."""
+    ledger = CpuLedger()
+    running = subprocess.Popen([sys.executable, "-c", BURN])
+    try:
+        await_true(lambda: cpu_seconds(running.pid) >= 0.2, 60, "CPU used before the first reading")
+        ledger.read([running.pid])
+        (key,) = ledger.first
+        await_true(lambda: cpu_seconds(running.pid) >= ledger.first[key] + 0.2, 60, "CPU used after it")
+        ledger.read([running.pid])
+    finally:
+        running.kill()
+        running.wait()
+    used = ledger.total()
+    assert used == ledger.last[key] - ledger.first[key] >= 0.2
+    ledger.read([running.pid])  # gone: what it used stays
+    assert ledger.total() == used
+    later = subprocess.Popen([sys.executable, "-c", BURN])
+    try:
+        await_true(lambda: cpu_seconds(later.pid) >= 0.2, 60, "CPU used by the later process")
+        ledger.read([later.pid])
+    finally:
+        later.kill()
+        later.wait()
+    assert ledger.total() >= used + 0.2  # all of the later one's CPU, not from its first reading
 
 
 def test_series_report_first_last_max_and_the_slope_of_the_last_run() -> None:

@@ -41,7 +41,7 @@ import numpy as np
 from core.errors import HallwatchError
 from tools.bench.e2e import WorkerFleet
 from tools.bench.pipeline import Cameras, CameraServer, add_camera_options, cameras_option
-from tools.bench.trial import ANALYSIS_FPS, bench_site, free_port
+from tools.bench.trial import ANALYSIS_FPS, bench_site, cpu_reading, free_port
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +178,31 @@ def _postmaster(data_dir: Path) -> int | None:
         return None
 
 
+class CpuLedger:
+    """CPU seconds of processes that come and go (killed, restarted, backends of a restarted database):
+    each process's growth from the first reading (from 0 for a process that started after it) to its
+    last reading, summed, so a killed process keeps what it used up to its last reading. A process is
+    its pid and start time (pids are reused)."""
+
+    def __init__(self) -> None:
+        self.first: dict[tuple[int, int], float] = {}
+        self.last: dict[tuple[int, int], float] = {}
+        self._opened = False
+
+    def read(self, pids: list[int]) -> None:
+        for pid in pids:
+            try:
+                started, seconds = cpu_reading(pid)
+            except (OSError, ValueError, IndexError):
+                continue  # gone since it was listed
+            self.first.setdefault((pid, started), seconds if not self._opened else 0.0)
+            self.last[(pid, started)] = seconds
+        self._opened = True
+
+    def total(self) -> float:
+        return sum(self.last[key] - self.first[key] for key in self.last)
+
+
 def _database_pids(data_dir: Path) -> list[int]:
     import psutil
 
@@ -204,6 +229,7 @@ class Soak:
         self.started = 0.0
         self.server: CameraServer | None = None
         self.fleet: WorkerFleet | None = None
+        self.cpu = {"workers": CpuLedger(), "database": CpuLedger()}
 
     def run(self) -> dict[str, Any]:
         from storage.server import embedded_server
@@ -234,28 +260,33 @@ class Soak:
 
     def _soak(self, db_dir: Path) -> dict[str, Any]:
         assert self.fleet is not None and self.server is not None
-        fleet = self.fleet
         self.started = time.time()
         plan = [(0.25, "camera server restart", self._restart_cameras),
                 (0.50, "database kill -9", lambda: self._kill_database(db_dir)),
                 (0.75, "worker kill -9", self._kill_worker)]
         load_before = os.getloadavg()[0]
-        cpu0 = fleet.cpu_seconds()
+        self._read_cpu(db_dir)
         next_sample = 0.0
         while (elapsed := time.time() - self.started) < self.duration_s:
             while plan and elapsed >= plan[0][0] * self.duration_s:
                 _, name, action = plan.pop(0)
                 log.warning("soak: %s at %.0f s", name, elapsed)
                 self.events.append({"event": name, "at_s": round(elapsed, 1), "ts": time.time()})
+                self._read_cpu(db_dir)  # what a process about to be killed used is kept
                 action()
             if elapsed >= next_sample:
                 self._sample_all(elapsed, db_dir)
                 next_sample += self.sample_s
             time.sleep(min(1.0, max(0.05, next_sample - (time.time() - self.started))))
         end = time.time()
-        cpu1 = fleet.cpu_seconds()
+        self._read_cpu(db_dir)
         time.sleep(8.0)  # the last rows on their way
-        return self._report(end, load_before, cpu0, cpu1)
+        return self._report(end, load_before)
+
+    def _read_cpu(self, db_dir: Path) -> None:
+        assert self.fleet is not None
+        self.cpu["workers"].read([proc.pid for proc in self.fleet.workers if proc.poll() is None])
+        self.cpu["database"].read(_database_pids(db_dir))
 
     def _sample_all(self, elapsed: float, db_dir: Path) -> None:
         assert self.fleet is not None and self.server is not None
@@ -269,6 +300,7 @@ class Soak:
             series = self.series.setdefault(role, Series(role))
             series.add(elapsed, pids[0], *got)
         self.box.append((elapsed, *_box_cpu()))
+        self._read_cpu(db_dir)
 
     def _restart_cameras(self) -> None:
         assert self.server is not None
@@ -288,8 +320,7 @@ class Soak:
         proc.wait()
         threading.Timer(RESTART_DELAY_S, self.fleet.start_worker, args=(0,)).start()
 
-    def _report(self, end: float, load_before: float, cpu0: tuple[float, float],
-                cpu1: tuple[float, float]) -> dict[str, Any]:
+    def _report(self, end: float, load_before: float) -> dict[str, Any]:
         assert self.fleet is not None
         fleet, start = self.fleet, self.started
         rows = fleet.query(
@@ -323,8 +354,8 @@ class Soak:
             "stored_share": round(len(rows) / max(1, expected), 4), "missing_seconds": missing,
             "unexplained_gaps": unexplained_gaps(every_gap, start),
             "events": self.events, "processes_sampled": [s.report() for s in self.series.values()],
-            "worker_cpu_cores": round((cpu1[0] - cpu0[0]) / wall, 3),
-            "db_cpu_cores": round((cpu1[1] - cpu0[1]) / wall, 3),
+            "worker_cpu_cores": round(self.cpu["workers"].total() / wall, 3),
+            "db_cpu_cores": round(self.cpu["database"].total() / wall, 3),
             "steal": steal_per_minute(self.box),
             "machine": {"date": datetime.fromtimestamp(start, UTC).isoformat(timespec="seconds"),
                         "cpu_count": os.cpu_count(), "load_average_before": round(load_before, 2),

@@ -19,8 +19,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def cpu_seconds(pid: int) -> float:
+    return cpu_reading(pid)[1]
+
+
+def cpu_reading(pid: int) -> tuple[int, float]:
+    """(when the process started, in clock ticks since boot: with the pid, who it is; its CPU seconds)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return int(fields[19]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def free_port() -> int:
