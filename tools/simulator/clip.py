@@ -380,10 +380,9 @@ class _Track:
         position = (tick + self.phase) % len(clip.units)
         starts = clip.mid_gop or clip.keyframes[position]  # a new client starts here, or waits for a keyframe
         with self._lock:
-            targets = [(appsrc, id(appsrc) in self._fresh) for appsrc in self._appsrcs]
-            targets = [(appsrc, first) for appsrc, first in targets if starts or not first]
-            for appsrc, _ in targets:
-                self._fresh.discard(id(appsrc))
+            targets = [(appsrc, id(appsrc) in self._fresh) for appsrc in self._appsrcs
+                       if starts or id(appsrc) not in self._fresh]
+            self._fresh.difference_update(id(appsrc) for appsrc, _ in targets)
         duration = Gst.SECOND // clip.fps
         for appsrc, first in targets:
             if first and clip.mid_gop and not clip.keyframes[position]:
